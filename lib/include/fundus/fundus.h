@@ -1,0 +1,19 @@
+/*
+ * fundus/fundus.h: the whole public interface of libfundus.
+ *
+ * Link with `pkg-config --libs fundus`, or in CMake:
+ *     find_package(Fundus REQUIRED)
+ *     target_link_libraries(app PRIVATE Fundus::fundus)
+ */
+#ifndef FUNDUS_FUNDUS_H
+#define FUNDUS_FUNDUS_H
+
+#include "fundus/core.h"
+#include "fundus/file.h"
+#include "fundus/image.h"
+#include "fundus/pool.h"
+#include "fundus/record.h"
+#include "fundus/rng.h"
+#include "fundus/synth.h"
+
+#endif
