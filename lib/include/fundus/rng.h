@@ -1,7 +1,7 @@
 /*
  * fundus/rng.h: a seeded pseudo-random generator (xoshiro256**).
  *
- * The library never calls rand(). A generator is a small value that the
+ * The library never uses the C library's generator. A generator is a small value that the
  * caller owns; give each thread its own, derived with fundus_rng_split(), so
  * that results depend on the seed and the thread count only.
  *
