@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fundus/record.h"
 #include "internal.h"
@@ -665,15 +666,40 @@ int fundus_record_format(const struct fundus_record *r, char **line, size_t *len
 
 int fundus_record_write(FILE *f, const struct fundus_record *r)
 {
+	size_t len, off = 0;
 	char *line;
-	size_t len;
-	int rc;
+	int rc, fd;
 
 	if ((rc = fundus_record_format(r, &line, &len)) < 0)
 		return rc;
-	/* One call for the whole line: see the header about concurrent appenders. */
-	if (fwrite(line, 1, len, f) != len)
+	flockfile(f);
+	fd = fileno(f);
+	if (fd < 0) {
+		/* A stream on memory (fmemopen): no descriptor, and no one else appending. */
+		if (fwrite(line, 1, len, f) != len)
+			rc = fundus_error_errno(FUNDUS_EIO, errno, "write failed");
+	} else if (fflush(f) != 0) {
 		rc = fundus_error_errno(FUNDUS_EIO, errno, "write failed");
+	} else {
+		/*
+		 * One write(2) for the whole line: stdio would cut a line longer
+		 * than its buffer into several, and another process appending to
+		 * the same file could then land between them.
+		 */
+		while (off < len) {
+			ssize_t n = write(fd, line + off, len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				rc = fundus_error_errno(FUNDUS_EIO, n < 0 ? errno : EIO,
+							"write failed");
+				break;
+			}
+			off += (size_t)n;
+		}
+	}
+	funlockfile(f);
 	fundus_free(line);
 	return rc;
 }

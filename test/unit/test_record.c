@@ -711,6 +711,62 @@ TEST(write_to_stream)
 	fundus_record_free(r);
 }
 
+/*
+ * Processes appending records to one file through buffered streams: every
+ * line must come out whole, including lines longer than stdio's buffer.
+ */
+TEST(concurrent_appenders_never_mix)
+{
+	const char *p = tu_path("shared.jsonl");
+	struct fundus_record_reader *rd;
+	struct fundus_record *r;
+	pid_t pids[4];
+	int n = 0, status;
+
+	for (int w = 0; w < 4; w++) {
+		pids[w] = fork();
+		if (pids[w] == 0) {
+			FILE *f = fopen(p, "a");
+			struct fundus_rng g;
+			struct fundus_record *rec;
+			char *s = malloc(30001);
+			int bad = f == NULL || s == NULL || fundus_record_new(&rec) < 0;
+
+			fundus_rng_seed(&g, (uint64_t)w);
+			for (int i = 0; i < 100 && !bad; i++) {
+				size_t len = 10 + fundus_rng_below(&g, 30000);
+
+				memset(s, 'a' + w, len);
+				s[len] = '\0';
+				fundus_record_set_string(&rec->image, s);
+				bad |= fundus_record_write(f, rec) < 0;
+			}
+			bad |= fclose(f) != 0;
+			_exit(bad);
+		}
+	}
+	for (int w = 0; w < 4; w++) {
+		waitpid(pids[w], &status, 0);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK_OK(fundus_record_reader_open(&rd, p, NULL));
+	for (;;) {
+		int rc = fundus_record_next(rd, &r);
+
+		if (rc < 0)
+			HARNESS_FAIL("%s", fundus_errmsg());
+		if (r == NULL)
+			break;
+		n++;
+		for (const char *c = r->image; *c; c++)
+			if (*c != r->image[0])
+				HARNESS_FAIL("record %d mixes writers", n);
+		fundus_record_free(r);
+	}
+	fundus_record_reader_close(rd);
+	CHECK_INT_EQ(n, 400);
+}
+
 /* Random data for the property test. */
 
 static void rand_string(struct fundus_rng *g, char *s, size_t cap, int nonempty)
@@ -1032,6 +1088,7 @@ int main(int argc, char **argv)
 	RUN(build_dup_and_edit);
 	RUN(format_refuses_invalid_records);
 	RUN(write_to_stream);
+	RUN(concurrent_appenders_never_mix);
 	RUN(property_format_parse_format);
 	RUN(allocation_failures);
 	RUN(threads_keep_their_messages);

@@ -173,18 +173,21 @@ int fundus_record_parse(const char *text, size_t len, const struct fundus_record
 int fundus_record_format(const struct fundus_record *r, char **line, size_t *len);
 
 /*
- * Writes one record line to f, handing the whole line to stdio in one
- * fwrite() call. Returns 0, FUNDUS_EINVAL or FUNDUS_ENOMEM (as
- * fundus_record_format()) or FUNDUS_EIO.
+ * Writes one record line to f. What f holds in its buffer is flushed
+ * first; then the line goes out in a single write(2) on f's descriptor
+ * (retried only for the rest of a short write), so that several processes
+ * appending records to one file opened for appending (O_APPEND, the
+ * shell's >>) never mix their lines: concurrent appenders rely on this one
+ * write per record. A stream without a descriptor (fmemopen) gets one
+ * fwrite() instead. Safe to call from several threads on one stream.
+ * Returns 0, FUNDUS_EINVAL or FUNDUS_ENOMEM (as fundus_record_format()) or
+ * FUNDUS_EIO.
  *
- * Concurrent appenders (several processes adding records to one file)
- * rely on each record reaching the file in one write(2) on an O_APPEND
- * descriptor, so that lines never interleave. One fwrite() is that only on
- * an unbuffered stream, or on a buffered one that is flushed after each
- * record and whose buffer holds the whole line (stdio splits a line longer
- * than its buffer). Where it matters (journals, shared outputs), format
- * with fundus_record_format() and append with fundus_file_append_sync()
- * from fundus/file.h, which is one write(2).
+ * This costs one system call per record. For bulk output where no one
+ * else appends, fundus_record_format() and fwrite() are faster; for
+ * journals that must be on disk, use fundus_file_append_sync() from
+ * fundus/file.h, which also syncs. Since the line bypasses stdio's buffer,
+ * ftell(f) is not meaningful afterwards.
  */
 int fundus_record_write(FILE *f, const struct fundus_record *r);
 
