@@ -767,6 +767,47 @@ TEST(concurrent_appenders_never_mix)
 	CHECK_INT_EQ(n, 400);
 }
 
+/*
+ * The sample records of fundus-formats(5) read back, and fundus writes
+ * them byte for byte as the page shows them.
+ */
+TEST(man_page_records_are_canonical)
+{
+	char path[4096], line[4096];
+	const char *slash = strrchr(__FILE__, '/');
+	int in_block = 0, n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%.*s/../../man/fundus-formats.5",
+		 slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
+	f = fopen(path, "r");
+	if (f == NULL) {
+		printf("note: %s not found; sample records not checked\n", path);
+		return;
+	}
+	while (fgets(line, sizeof line, f)) {
+		int rc;
+		const char *got;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, "$ cat records.jsonl") == 0) {
+			in_block = 1;
+			continue;
+		}
+		if (!in_block)
+			continue;
+		if (line[0] != '{')
+			break;
+		got = reformat(line, &rc);
+		if (got == NULL)
+			HARNESS_FAIL("%s: %s", line, fundus_errmsg());
+		CHECK_STR_EQ(got, line);
+		n++;
+	}
+	fclose(f);
+	CHECK_INT_EQ(n, 3);
+}
+
 /* Random data for the property test. */
 
 static void rand_string(struct fundus_rng *g, char *s, size_t cap, int nonempty)
@@ -1089,6 +1130,7 @@ int main(int argc, char **argv)
 	RUN(format_refuses_invalid_records);
 	RUN(write_to_stream);
 	RUN(concurrent_appenders_never_mix);
+	RUN(man_page_records_are_canonical);
 	RUN(property_format_parse_format);
 	RUN(allocation_failures);
 	RUN(threads_keep_their_messages);
