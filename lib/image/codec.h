@@ -85,6 +85,17 @@ int fundus__image_finish(struct fundus_image *img, int orientation, int done_sca
 /* The pixel format with this many channels (1-4) and bytes per sample (1-2). */
 enum fundus_pixfmt fundus__pixfmt_of(int channels, int bytes);
 
+/*
+ * Writes a tiled TIFF pyramid into a new buffer (*data, *len; free with
+ * fundus_free()): levels[0] as the first IFD, with ImageDescription =
+ * description (may be NULL), and each further level as a reduced-resolution
+ * IFD (SubfileType FILETYPE_REDUCEDIMAGE), the layout of Aperio SVS. Tiles
+ * are tile x tile pixels (a multiple of 16), Deflate-compressed. Any pixel
+ * format. Returns 0, FUNDUS_EINVAL or FUNDUS_ENOMEM.
+ */
+int fundus__tiff_write_pyramid(const struct fundus_image *const *levels, int nlevels, int tile,
+			       const char *description, uint8_t **data, size_t *len);
+
 /* Swaps width and height for orientations 5 to 8. */
 static inline int fundus__orientation_swaps(int orientation)
 {
