@@ -70,7 +70,8 @@ const char *fundus__json_type_name(const cJSON *v);
  * duplicate keys in any object. On success *out is a new value (free with
  * cJSON_Delete()). Errors: FUNDUS_EFORMAT ("column 17: invalid JSON",
  * "meta: duplicate key \"site\""), FUNDUS_ELIMIT (nesting),
- * FUNDUS_EUNSUPPORTED (a number too long for cJSON), FUNDUS_ENOMEM.
+ * FUNDUS_EUNSUPPORTED (a number too long for cJSON, "\u0000"),
+ * FUNDUS_ENOMEM.
  */
 int fundus__json_parse(const char *text, size_t len, int max_depth, cJSON **out);
 

@@ -808,6 +808,38 @@ TEST(man_page_records_are_canonical)
 	CHECK_INT_EQ(n, 3);
 }
 
+/* The internal JSON layer that other modules use for their own files. */
+TEST(json_layer)
+{
+	cJSON *v, *o;
+	char *text;
+	size_t len;
+
+	CHECK_OK(fundus__json_parse(" [1, 2.5, \"x\", {\"a\": null}] ", 28, 4, &v));
+	CHECK(cJSON_IsArray(v));
+	CHECK_OK(fundus__json_print(v, &text, &len));
+	CHECK_STR_EQ(text, "[1,2.5,\"x\",{\"a\":null}]");
+	CHECK_INT_EQ(len, 22);
+	fundus_free(text);
+	cJSON_Delete(v);
+	CHECK_INT_EQ(fundus__json_parse("[[[]]]", 6, 2, &v), FUNDUS_ELIMIT);
+	CHECK(v == NULL);
+	CHECK_INT_EQ(fundus__json_parse("   ", 3, 4, &v), FUNDUS_EFORMAT);
+	CHECK_STR_EQ(fundus_errmsg(), "column 4: no JSON value");
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "sum", 0.1 + 0.2);
+	cJSON_AddNumberToObject(o, "big", 4288);
+	cJSON_AddStringToObject(o, "s", "\xe7\x9c\xbc\x01");
+	CHECK_OK(fundus__json_print(o, &text, NULL));
+	CHECK_STR_EQ(text,
+		     "{\"sum\":0.30000000000000004,\"big\":4288,\"s\":\"\xe7\x9c\xbc\\u0001\"}");
+	fundus_free(text);
+	cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("1"));
+	CHECK_INT_EQ(fundus__json_print(o, &text, NULL), FUNDUS_EINVAL);
+	CHECK_STR_EQ(fundus_errmsg(), "raw: raw or invalid cJSON item");
+	cJSON_Delete(o);
+}
+
 /* Random data for the property test. */
 
 static void rand_string(struct fundus_rng *g, char *s, size_t cap, int nonempty)
@@ -1131,6 +1163,7 @@ int main(int argc, char **argv)
 	RUN(write_to_stream);
 	RUN(concurrent_appenders_never_mix);
 	RUN(man_page_records_are_canonical);
+	RUN(json_layer);
 	RUN(property_format_parse_format);
 	RUN(allocation_failures);
 	RUN(threads_keep_their_messages);
