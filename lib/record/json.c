@@ -28,6 +28,7 @@ static locale_t c_locale;
 /* Set when a cJSON allocation failed on this thread, to tell OOM from bad input. */
 static _Thread_local int json_oom;
 
+/* cJSON's allocator: fundus_malloc, noting a failure for fundus__json_parse. */
 static void *json_malloc(size_t n)
 {
 	void *p = fundus_malloc(n);
@@ -37,6 +38,7 @@ static void *json_malloc(size_t n)
 	return p;
 }
 
+/* Installs the hooks and makes the C numeric locale; runs once per process. */
 static void json_init_once(void)
 {
 	cJSON_Hooks hooks = {.malloc_fn = json_malloc, .free_fn = fundus_free};
@@ -57,6 +59,7 @@ static locale_t c_numeric_begin(void)
 	return c_locale ? uselocale(c_locale) : (locale_t)0;
 }
 
+/* Gives the thread back the locale that c_numeric_begin() replaced. */
 static void c_numeric_end(locale_t old)
 {
 	if (old)
@@ -166,11 +169,13 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return 4;
 }
 
+/* An ASCII digit, whatever the locale. */
 static int is_digit(int c)
 {
 	return c >= '0' && c <= '9';
 }
 
+/* The value of a hexadecimal digit, or -1. */
 static int hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
@@ -562,6 +567,7 @@ int fundus__json_write_string(struct fundus__jbuf *b, const char *str,
 	return fundus__jbuf_put(b, "\"", 1);
 }
 
+/* Orders keys for qsort. */
 static int cmp_keys(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -614,6 +620,7 @@ int fundus__json_check_keys(const cJSON *obj, const struct fundus__jpath *p, int
 	return 0;
 }
 
+/* Appends v as compact JSON; depth counts the enclosing arrays and objects. */
 static int write_value(struct fundus__jbuf *b, const cJSON *v, struct fundus__jpath *p, int depth)
 {
 	const cJSON *c;

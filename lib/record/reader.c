@@ -23,6 +23,7 @@ struct fundus_record_reader {
 	int done;     /* the stream has ended, or failed */
 };
 
+/* Makes a reader over f; own says whether closing the reader closes f. */
 static int reader_make(struct fundus_record_reader **out, FILE *f, int own,
 		       const struct fundus_record_limits *lim)
 {

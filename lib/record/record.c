@@ -42,6 +42,7 @@ int fundus_record_new(struct fundus_record **out)
 	return *out ? 0 : FUNDUS_ENOMEM;
 }
 
+/* Frees what an object owns and zeroes it. */
 static void object_clear(struct fundus_object *o)
 {
 	fundus_free(o->label);
@@ -215,6 +216,7 @@ static int take_dimension(const cJSON *it, const struct fundus__jpath *p, int64_
 	return 0;
 }
 
+/* Reads "bbox": exactly 4 numbers. */
 static int take_bbox(const cJSON *it, const struct fundus__jpath *p, struct fundus_box *box)
 {
 	static const char expect[] = "expected an array of 4 numbers [x0, y0, x1, y1]";
@@ -284,6 +286,7 @@ static int take_object(cJSON *e, struct fundus_object *o, struct fundus__jpath *
 	return rc;
 }
 
+/* Reads "objects" into r, taking each element out of arr. */
 static int take_objects(cJSON *arr, const struct fundus_record_limits *lim, struct fundus_record *r,
 			struct fundus__jpath *p)
 {
@@ -530,6 +533,7 @@ static int put_extra(struct fundus__jbuf *b, size_t open, const cJSON *extra,
 	return 0;
 }
 
+/* Writes "width" or "height", unless 0 (unknown). */
 static int put_dimension(struct fundus__jbuf *b, const char *key, int64_t v,
 			 struct fundus__jpath *p)
 {
@@ -552,6 +556,7 @@ static int put_dimension(struct fundus__jbuf *b, const char *key, int64_t v,
 	return fundus__jbuf_put(b, num, (size_t)n);
 }
 
+/* Writes one object: label, bbox, score, by, then its extra fields. */
 static int put_object(struct fundus__jbuf *b, const struct fundus_object *o,
 		      struct fundus__jpath *p)
 {
