@@ -455,6 +455,36 @@ static void region_plan(const struct fundus_image_source *src, const struct fund
 				 ceil_div(ro->region.h, p->s), &p->x, &p->y, &p->w, &p->h);
 }
 
+/*
+ * A new image of w x h for the decoder, left unfilled: every path below
+ * writes each of its pixels, so the zero fill of fundus_image_new() would
+ * only cost one more pass over the memory.
+ */
+static int image_alloc(struct fundus_image **out, int w, int h, enum fundus_pixfmt fmt)
+{
+	struct fundus_image *img;
+	size_t stride, total;
+
+	*out = NULL;
+	if (fundus_size_mul(&stride, (size_t)w, (size_t)fundus_pixfmt_channels(fmt)) < 0 ||
+	    fundus_size_mul(&total, stride, (size_t)h) < 0)
+		return FUNDUS_EOVERFLOW;
+	img = fundus_malloc(sizeof *img);
+	if (img == NULL)
+		return FUNDUS_ENOMEM;
+	img->data = fundus_malloc(total);
+	if (img->data == NULL) {
+		fundus_free(img);
+		return FUNDUS_ENOMEM;
+	}
+	img->width = w;
+	img->height = h;
+	img->format = fmt;
+	img->stride = stride;
+	*out = img;
+	return 0;
+}
+
 /* CMYK as libjpeg gives it to RGB; inverted is Adobe's convention (0 = full ink). */
 static void cmyk_to_rgb(const uint8_t *s, uint8_t *d, int n, int inverted)
 {
@@ -511,9 +541,8 @@ static int read_run(struct jdec *d, struct fundus_image_source *src,
 	rc = fundus__check_pixels(src, p->w, p->h);
 	if (rc < 0)
 		return rc;
-	rc = fundus_image_new(&d->img, p->w, p->h,
-			      c->out_color_space == JCS_GRAYSCALE ? FUNDUS_PIX_GRAY8
-								  : FUNDUS_PIX_RGB8);
+	rc = image_alloc(&d->img, p->w, p->h,
+			 c->out_color_space == JCS_GRAYSCALE ? FUNDUS_PIX_GRAY8 : FUNDUS_PIX_RGB8);
 	if (rc < 0)
 		return rc;
 

@@ -1,0 +1,95 @@
+/*
+ * Fuzz target for the JPEG codec: probe, open with small limits, reads at
+ * scale 1 and 8, a region (oriented and not, scaled and not), and a round
+ * trip of the small result through the encoder, which must always decode.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fundus/image.h"
+
+/* Reads with ro; frees the result. Returns the read's code. */
+static int try_read(struct fundus_image_source *src, const struct fundus_read_options *ro,
+		    struct fundus_image **keep)
+{
+	struct fundus_image *img;
+	int rc = fundus_image_read(src, ro, &img);
+
+	if (rc == 0 && keep)
+		*keep = img;
+	else
+		fundus_image_free(img);
+	return rc;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *name = fundus_image_probe(data, size);
+	struct fundus_image_limits lim;
+	struct fundus_image_source *src;
+	const struct fundus_image_info *info;
+	struct fundus_read_options ro;
+	struct fundus_image *small = NULL;
+	uint8_t sel = size > 0 ? data[size - 1] : 0;
+
+	if (name == NULL || strcmp(name, "jpeg") != 0)
+		return 0;
+	fundus_image_limits_default(&lim);
+	lim.max_pixels = (int64_t)1 << 22;
+	lim.max_width = lim.max_height = 1 << 15;
+	if (fundus_image_open_memory(&src, data, size, &lim) != 0)
+		return 0;
+	info = fundus_image_source_info(src);
+	if (info->width < 1 || info->height < 1 || info->orientation < 1 || info->orientation > 8)
+		abort();
+
+	fundus_read_options_default(&ro);
+	ro.format = FUNDUS_PIX_NONE;
+	(void)try_read(src, &ro, NULL);
+	ro.scale = 8;
+	(void)try_read(src, &ro, &small);
+
+	/* A region chosen by the last byte, at scale 1 or 2, oriented or not. */
+	ro.scale = sel & 1 ? 2 : 1;
+	ro.keep_orientation = (sel >> 1) & 1;
+	{
+		int w = info->width, h = info->height;
+
+		if (ro.keep_orientation && info->orientation >= 5) {
+			w = info->height;
+			h = info->width;
+		}
+		ro.region.x = w / 3;
+		ro.region.y = h / 4;
+		ro.region.w = w - w / 3 > 1 ? (w - w / 3) / 2 + 1 : 1;
+		ro.region.h = h - h / 4 > 1 ? (h - h / 4) / 2 + 1 : 1;
+	}
+	(void)try_read(src, &ro, NULL);
+	fundus_image_close(src);
+
+	/* What the decoder produced, the encoder must write and read back. */
+	if (small != NULL) {
+		struct fundus_save_options so;
+		struct fundus_image *back;
+		uint8_t *enc;
+		size_t n;
+
+		fundus_save_options_default(&so);
+		so.type = FUNDUS_IMAGE_JPEG;
+		so.subsample = sel & 4 ? 1 : 0;
+		if (fundus_image_encode(small, &so, &enc, &n) != 0)
+			abort();
+		if (fundus_image_open_memory(&src, enc, n, NULL) != 0 ||
+		    fundus_image_read(src, NULL, &back) != 0 || back->width != small->width ||
+		    back->height != small->height)
+			abort();
+		fundus_image_free(back);
+		fundus_image_close(src);
+		fundus_free(enc);
+		fundus_image_free(small);
+	}
+	return 0;
+}
