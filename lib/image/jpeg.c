@@ -17,9 +17,9 @@
  *   Pixels are libjpeg's defaults (JDCT_ISLOW, fancy upsampling), so a full
  *   decode is bit-identical to `djpeg -ppm`, and a decode at scale 2, 4, 8
  *   to `djpeg -scale 1/N -ppm`.
- * - Orientation: read from the first APP1 Exif segment (IFD0 tag 0x0112,
- *   either byte order; every offset checked against the segment, anything
- *   malformed counts as "no orientation"). info.width/height are the
+ * - Orientation: from the first APP1 Exif segment that holds a valid one
+ *   (IFD0 tag 0x0112, either byte order; every offset is checked against
+ *   the segment, and anything malformed counts as "no orientation"). info.width/height are the
  *   displayed size; reads apply the orientation unless keep_orientation.
  * - Scale: the largest power of two up to 8 that divides ro->scale is done
  *   in the DCT domain; the rest by block averaging (fundus_image_shrink).

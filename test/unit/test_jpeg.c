@@ -148,6 +148,7 @@ struct ljopt {
 	int full_chroma;  /* every component 1x1 */
 	int no_adobe;     /* suppress the Adobe APP14 marker */
 	int restart_rows; /* restart interval in MCU rows, 0 for none */
+	int arith;        /* arithmetic coding instead of Huffman */
 };
 
 /* Compresses interleaved 8-bit samples with libjpeg; free() the result. */
@@ -174,6 +175,7 @@ static uint8_t *lj_compress(const uint8_t *px, int w, int h, const struct ljopt 
 	if (o->no_adobe)
 		c.write_Adobe_marker = FALSE;
 	c.restart_in_rows = o->restart_rows;
+	c.arith_code = o->arith ? TRUE : FALSE;
 	if (o->progressive)
 		jpeg_simple_progression(&c);
 	jpeg_start_compress(&c, TRUE);
@@ -559,7 +561,11 @@ TEST(cmyk_and_ycck)
 	uint8_t *px = cmyk_pattern(w, h);
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct ljopt o = {4, JCS_CMYK, cases[i].cs, 100, 0, 0, cases[i].no_adobe, 0};
+		struct ljopt o = {.comps = 4,
+				  .in_cs = JCS_CMYK,
+				  .jpeg_cs = cases[i].cs,
+				  .quality = 100,
+				  .no_adobe = cases[i].no_adobe};
 		struct fundus_image_info info;
 		struct fundus_image *out, *reg, *cut;
 		struct fundus_read_options ro;
@@ -806,6 +812,24 @@ TEST(dct_scaling_matches_djpeg)
 	d = lj_image(rgb, 1, &n);
 	CHECK(scaled_vs_djpeg(d, n, "progressive"));
 	free(d);
+	{
+		struct ljopt o = {.comps = 3,
+				  .in_cs = JCS_RGB,
+				  .jpeg_cs = JCS_YCbCr,
+				  .quality = 85,
+				  .progressive = 1,
+				  .arith = 1};
+		struct fundus_image *a, *b;
+
+		d = lj_compress(rgb->data, rgb->width, rgb->height, &o, &n);
+		CHECK(scaled_vs_djpeg(d, n, "arithmetic progressive"));
+		CHECK_OK(dec_native(d, n, 1, &a));
+		CHECK_INT_EQ(djpeg_mem(d, n, 1, &b), 0);
+		CHECK(same(a, b, "arithmetic progressive"));
+		fundus_image_free(a);
+		fundus_image_free(b);
+		free(d);
+	}
 out:
 	fundus_image_free(rgb);
 	fundus_image_free(gray);
@@ -923,7 +947,11 @@ TEST(regions_equal_crops)
 	fundus_free(d);
 	{
 		/* Restart markers: skipping rows must resynchronise on them. */
-		struct ljopt o = {3, JCS_RGB, JCS_YCbCr, 85, 0, 0, 0, 1};
+		struct ljopt o = {.comps = 3,
+				  .in_cs = JCS_RGB,
+				  .jpeg_cs = JCS_YCbCr,
+				  .quality = 85,
+				  .restart_rows = 1};
 
 		d = lj_compress(img->data, 203, 141, &o, &n);
 		CHECK(regions_match(d, n, 203, 141, 1, "restart intervals"));
