@@ -19,8 +19,9 @@
  *   to `djpeg -scale 1/N -ppm`.
  * - Orientation: from the first APP1 Exif segment that holds a valid one
  *   (IFD0 tag 0x0112, either byte order; every offset is checked against
- *   the segment, and anything malformed counts as "no orientation"). info.width/height are the
- *   displayed size; reads apply the orientation unless keep_orientation.
+ *   the segment, and anything malformed counts as "no orientation").
+ *   info.width/height are the displayed size; reads apply the orientation
+ *   unless keep_orientation.
  * - Scale: the largest power of two up to 8 that divides ro->scale is done
  *   in the DCT domain; the rest by block averaging (fundus_image_shrink).
  * - Regions: decoded with jpeg_crop_scanline and jpeg_skip_scanlines, so a
@@ -47,8 +48,18 @@
  *   checked against max_pixels too; more than MAX_SCANS scans fail with
  *   FUNDUS_ELIMIT (a scan bomb costs time without memory). libjpeg-turbo
  *   itself refuses sizes over 65500 (FUNDUS_ELIMIT).
- * - Memory: pixels and buffers through fundus_malloc; libjpeg's own working
- *   memory through its allocator, all released on every path.
+ * - Progress: ro->progress is called per band of 16 rows ("decoding",
+ *   rows done, rows in all), and with 0 rows done while libjpeg absorbs
+ *   the scans of a multi-scan file; a non-zero return stops the decode
+ *   with FUNDUS_ECANCELED.
+ * - Memory: pixels and buffers through fundus_malloc (FUNDUS_ENOMEM when it
+ *   fails); libjpeg's own working memory through its allocator; everything
+ *   is released on every path.
+ *
+ * Encoder: gray8 and rgb8 as they are, other formats converted first
+ * (alpha dropped, 16 bits rounded to 8); baseline with libjpeg's standard
+ * Huffman tables and a JFIF header, so->quality, and chroma at 4:2:0
+ * (so->subsample) or 4:4:4. The output grows in a fundus_malloc buffer.
  */
 #include <ctype.h>
 #include <limits.h>
