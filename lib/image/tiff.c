@@ -110,6 +110,7 @@ struct tiff_desc {
 
 /* A decode in progress. */
 struct tiff_read {
+	const struct fundus_image_source *src;
 	struct tiff_priv *p;
 	const struct fundus_read_options *ro;
 	struct tiff_desc d;
@@ -212,6 +213,11 @@ static void io_unmap(thandle_t h, void *base, toff_t size)
 
 /* ---- Errors ---- */
 
+static int on_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
+    FUNDUS_PRINTF(4, 0);
+static int on_warning(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
+    FUNDUS_PRINTF(4, 0);
+
 /* Keeps the first error of an operation. */
 static int on_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
 {
@@ -302,7 +308,8 @@ static int describe(struct tiff_priv *p, struct tiff_desc *d)
 		return fundus_error_set(FUNDUS_EFORMAT,
 					"corrupt TIFF data: no photometric interpretation");
 	d->tiled = TIFFIsTiled(tif);
-	if (!TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &d->rps) || d->rps > d->h)
+	if (!TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &d->rps) || d->rps == 0 ||
+	    d->rps > d->h)
 		d->rps = d->h;
 	if (d->tiled) {
 		TIFFGetField(tif, TIFFTAG_TILEWIDTH, &d->tw);
@@ -365,9 +372,14 @@ static int describe(struct tiff_priv *p, struct tiff_desc *d)
 		    nextra > 0 && extra &&
 		    (extra[0] == EXTRASAMPLE_ASSOCALPHA || extra[0] == EXTRASAMPLE_UNASSALPHA);
 	if (d->rgba) {
-		if (!TIFFRGBAImageOK(tif, emsg))
-			return fundus_error_set(FUNDUS_EUNSUPPORTED, "TIFF image not supported: %s",
-						emsg);
+		TIFFRGBAImage ri;
+
+		/* Begin, not just OK, so that what RGBAImage cannot put is found now. */
+		if (!TIFFRGBAImageOK(tif, emsg) || !TIFFRGBAImageBegin(&ri, tif, 1, emsg))
+			return fundus_error_set(FUNDUS_EUNSUPPORTED,
+						"TIFF image not supported (%s %u-bit): %s",
+						d->colour_name, d->bps, emsg);
+		TIFFRGBAImageEnd(&ri);
 		d->fmt = fundus__pixfmt_of((d->colour == 1 ? 1 : 3) + d->alpha, 1);
 	} else {
 		if (d->palette) {
@@ -601,6 +613,11 @@ static int scan(struct fundus_image_source *src, struct tiff_priv *p)
 			goto out;
 	}
 	p->cur = -1;
+	if (page < 0) {
+		rc = fundus_error_set(FUNDUS_EFORMAT,
+				      "corrupt TIFF data: no image, only transparency masks");
+		goto out;
+	}
 	qsort(p->lv, (size_t)p->nlv, sizeof *p->lv, level_cmp);
 	p->npages = page + 1;
 	p->first = fundus_calloc((size_t)p->npages + 1, sizeof *p->first);
@@ -807,6 +824,39 @@ static int progress(struct tiff_read *r, int64_t rows)
 }
 
 /*
+ * Checks the size of a decode buffer (a row or a tile of all its samples)
+ * against the pixel limit at 8 bytes a pixel, the most we return, so that
+ * thousands of extra samples cannot make one tile gigabytes.
+ */
+static int check_buffer(const struct tiff_read *r, tmsize_t n, const char *what)
+{
+	int64_t max = r->src->limits.max_pixels;
+
+	if (max > INT64_MAX / 8 || (int64_t)n <= max * 8)
+		return 0;
+	return fundus_error_set(FUNDUS_ELIMIT,
+				"a TIFF %s of %lld bytes (%u samples of %u bits) is over the limit "
+				"of %lld bytes",
+				what, (long long)n, r->d.spp, r->d.bps, (long long)max * 8);
+}
+
+/* Checks that a strip or tile lies inside the file, to say so clearly if not. */
+static int check_strile(struct tiff_read *r, uint32_t strile)
+{
+	uint64_t off = TIFFGetStrileOffset(r->p->tif, strile);
+	uint64_t n = TIFFGetStrileByteCount(r->p->tif, strile);
+
+	if (n > 0 && (off > r->src->len || n > r->src->len - off))
+		return fundus_error_set(
+		    FUNDUS_EFORMAT,
+		    "corrupt TIFF data: %s %u lies outside the file (%llu bytes "
+		    "at %llu, in a file of %zu bytes)",
+		    r->d.tiled ? "tile" : "strip", strile, (unsigned long long)n,
+		    (unsigned long long)off, r->src->len);
+	return 0;
+}
+
+/*
  * The first row of the strip that holds row y. Most codecs cannot skip
  * rows, so scanline reading starts there and discards the rows above.
  */
@@ -828,6 +878,8 @@ static int read_strips_contig(struct tiff_read *r, struct fundus__rowsink *sink)
 
 	if (ls <= 0)
 		return fail(p, "bad scanline size");
+	if ((rc = check_buffer(r, ls, "row")) < 0)
+		return rc;
 	line = fundus_malloc((size_t)ls);
 	out = fundus_malloc((size_t)r->sw * opx);
 	if (line == NULL || out == NULL) {
@@ -835,6 +887,8 @@ static int read_strips_contig(struct tiff_read *r, struct fundus__rowsink *sink)
 		goto out;
 	}
 	for (uint32_t y = strip_start(r, (uint32_t)r->sy); y < (uint32_t)(r->sy + r->sh); y++) {
+		if (y % r->d.rps == 0 && (rc = check_strile(r, TIFFComputeStrip(p->tif, y, 0))) < 0)
+			goto out;
 		err_reset(p);
 		if (TIFFReadScanline(p->tif, line, y, 0) < 0) {
 			rc = fail(p, "cannot decode a row");
@@ -864,12 +918,17 @@ static int read_strips_separate(struct tiff_read *r, struct fundus_image *img)
 
 	if (ls <= 0)
 		return fail(p, "bad scanline size");
+	if ((rc = check_buffer(r, ls, "row")) < 0)
+		return rc;
 	line = fundus_malloc((size_t)ls);
 	if (line == NULL)
 		return FUNDUS_ENOMEM;
 	for (int s = 0; s < planes && s < r->d.spp; s++)
 		for (uint32_t y = strip_start(r, (uint32_t)r->sy); y < (uint32_t)(r->sy + r->sh);
 		     y++) {
+			if (y % r->d.rps == 0 &&
+			    (rc = check_strile(r, TIFFComputeStrip(p->tif, y, (uint16_t)s))) < 0)
+				goto out;
 			err_reset(p);
 			if (TIFFReadScanline(p->tif, line, y, (uint16_t)s) < 0) {
 				rc = fail(p, "cannot decode a row");
@@ -903,6 +962,8 @@ static int read_tiles(struct tiff_read *r, struct fundus__rowsink *sink)
 
 	if (ts <= 0 || trs <= 0)
 		return fail(p, "bad tile size");
+	if ((rc = check_buffer(r, ts, "tile")) < 0)
+		return rc;
 	if (fundus_size_mul(&bsize, bstride, band_rows) < 0)
 		return FUNDUS_EOVERFLOW;
 	tile = fundus_malloc((size_t)ts);
@@ -931,6 +992,8 @@ static int read_tiles(struct tiff_read *r, struct fundus__rowsink *sink)
 				    TIFFComputeTile(p->tif, tx * d->tw, ty * d->th, 0, (uint16_t)s);
 				tmsize_t got, need = (tmsize_t)(y1 - ty * d->th) * trs;
 
+				if ((rc = check_strile(r, t)) < 0)
+					goto out;
 				err_reset(p);
 				got = TIFFReadEncodedTile(p->tif, t, tile, ts);
 				if (got < 0) {
@@ -962,17 +1025,32 @@ out:
 	return rc;
 }
 
-/* Other photometric interpretations, through libtiff's RGBA interface. */
+/*
+ * Other photometric interpretations, through libtiff's RGBA interface. Its
+ * offsets into a strip or tile are right only at their edges (they ignore
+ * bit depth and subsampling), so whole strips or tiles are decoded and the
+ * region is cut out of them.
+ */
 static int read_rgba(struct tiff_read *r, struct fundus_image *img)
 {
 	struct tiff_priv *p = r->p;
+	const struct tiff_desc *d = &r->d;
+	uint32_t uw = d->tiled ? d->tw : d->w, uh = d->tiled ? d->th : (d->rps ? d->rps : 1);
+	uint32_t rx = (uint32_t)r->sx / uw * uw, ry = (uint32_t)r->sy / uh * uh;
+	uint64_t rx1 = ((uint64_t)r->sx + r->sw + uw - 1) / uw * uw;
+	uint64_t ry1 = ((uint64_t)r->sy + r->sh + uh - 1) / uh * uh;
+	uint32_t rw, rh;
 	TIFFRGBAImage ri;
 	char emsg[1024];
 	uint32_t *raster;
 	size_t n;
-	int ok, oc = fundus_pixfmt_channels(r->d.fmt);
+	int ok, rc, oc = fundus_pixfmt_channels(d->fmt);
 
-	if (fundus_size_mul3(&n, (size_t)r->sw, (size_t)r->sh, 4) < 0)
+	rw = (uint32_t)((rx1 < d->w ? rx1 : d->w) - rx);
+	rh = (uint32_t)((ry1 < d->h ? ry1 : d->h) - ry);
+	if ((rc = fundus__check_pixels(r->src, rw, rh)) < 0)
+		return rc;
+	if (fundus_size_mul3(&n, rw, rh, 4) < 0)
 		return FUNDUS_EOVERFLOW;
 	raster = fundus_malloc(n);
 	if (raster == NULL)
@@ -980,14 +1058,14 @@ static int read_rgba(struct tiff_read *r, struct fundus_image *img)
 	err_reset(p);
 	if (!TIFFRGBAImageBegin(&ri, p->tif, 1, emsg)) {
 		fundus_free(raster);
-		return fundus_error_set(FUNDUS_EFORMAT, "corrupt TIFF data: %s", emsg);
+		return fundus_error_set(FUNDUS_EUNSUPPORTED, "TIFF image not supported: %s", emsg);
 	}
 	/* Stored order, top row first: orientation is applied by common code. */
 	ri.req_orientation = ORIENTATION_TOPLEFT;
 	ri.orientation = ORIENTATION_TOPLEFT;
-	ri.row_offset = r->sy;
-	ri.col_offset = r->sx;
-	ok = TIFFRGBAImageGet(&ri, raster, (uint32_t)r->sw, (uint32_t)r->sh);
+	ri.row_offset = (int)ry;
+	ri.col_offset = (int)rx;
+	ok = TIFFRGBAImageGet(&ri, raster, rw, rh);
 	TIFFRGBAImageEnd(&ri);
 	/* The RGBA interface reports some failures only through the handler. */
 	if (!ok || p->err[0]) {
@@ -995,15 +1073,14 @@ static int read_rgba(struct tiff_read *r, struct fundus_image *img)
 		return fail(p, "cannot decode");
 	}
 	for (int y = 0; y < r->sh; y++) {
+		const uint32_t *s = raster + (size_t)(r->sy - ry + y) * rw + (r->sx - rx);
 		uint8_t *o = img->data + (size_t)y * img->stride;
 
 		for (int x = 0; x < r->sw; x++, o += oc) {
-			uint32_t v = raster[(size_t)y * r->sw + x];
+			uint32_t v = s[x];
 
-			if (oc <= 2) {
-				o[0] = (uint8_t)TIFFGetR(v);
-			} else {
-				o[0] = (uint8_t)TIFFGetR(v);
+			o[0] = (uint8_t)TIFFGetR(v);
+			if (oc >= 3) {
 				o[1] = (uint8_t)TIFFGetG(v);
 				o[2] = (uint8_t)TIFFGetB(v);
 			}
@@ -1028,10 +1105,12 @@ static int tiff_read(struct fundus_image_source *src, const struct fundus_read_o
 	*out = NULL;
 	memset(&r, 0, sizeof r);
 	memset(&sink, 0, sizeof sink);
+	r.src = src;
 	r.p = p;
 	r.ro = ro;
-	rc = ro->page == 0 ? (pinfo = src->info, 0) : fill_info(p, ro->page, &pinfo);
-	if (rc < 0)
+	if (ro->page == 0)
+		pinfo = src->info;
+	else if ((rc = fill_info(p, ro->page, &pinfo)) < 0)
 		return rc;
 	lv = p->first[ro->page] + ro->level;
 	orient = ro->keep_orientation ? 1 : pinfo.orientation;
