@@ -17,7 +17,7 @@ int main(int argc, char **argv)
 	struct fundus_read_options ro;
 	struct fundus_image *img, *thumb;
 	const struct fundus_image_info *info;
-	int side, w, h;
+	int side, w, h, src_w, src_h;
 
 	if (argc != 4 || (side = (int)strtol(argv[2], NULL, 10)) <= 0) {
 		fprintf(stderr, "usage: thumbnail IMAGE SIZE OUT.png\n");
@@ -27,7 +27,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "thumbnail: cannot read '%s': %s\n", argv[1], fundus_errmsg());
 		return 1;
 	}
+	/* info is borrowed from src: keep what is needed before closing it. */
 	info = fundus_image_source_info(src);
+	src_w = info->width;
+	src_h = info->height;
 	fundus_read_options_default(&ro);
 	/* Let the decoder shrink by up to 8 for free, then resample the rest. */
 	ro.scale = fundus_image_fit_scale(info->width, info->height, side);
@@ -44,7 +47,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "thumbnail: cannot write '%s': %s\n", argv[3], fundus_errmsg());
 		return 1;
 	}
-	printf("%s: %d x %d -> %s: %d x %d\n", argv[1], info->width, info->height, argv[3],
+	printf("%s: %d x %d -> %s: %d x %d\n", argv[1], src_w, src_h, argv[3],
 	       thumb->width, thumb->height);
 	fundus_image_free(img);
 	fundus_image_free(thumb);
