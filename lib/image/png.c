@@ -76,6 +76,7 @@ struct png_ctx {
 	size_t out_len, out_cap;
 };
 
+/* Non-zero on a little-endian machine, where 16-bit PNG samples need swapping. */
 static int little_endian(void)
 {
 	const uint16_t one = 1;
@@ -97,6 +98,7 @@ static png_voidp png_mem_alloc(png_structp png, png_alloc_size_t size)
 	return p;
 }
 
+/* libpng's free: ours. */
 static void png_mem_free(png_structp png, png_voidp p)
 {
 	(void)png;
@@ -128,6 +130,7 @@ static void png_on_error(png_structp png, png_const_charp msg)
 	png_longjmp(png, 1);
 }
 
+/* Logs a warning and keeps it, since a following error may need it to say why. */
 static void png_on_warning(png_structp png, png_const_charp msg)
 {
 	struct png_ctx *c = png_get_error_ptr(png);
@@ -136,6 +139,7 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 	fundus_log(FUNDUS_LOG_DEBUG, "png: %s", msg);
 }
 
+/* Hands libpng the next n bytes of the source, or fails if the file ends first. */
 static void png_on_read(png_structp png, png_bytep out, size_t n)
 {
 	struct png_ctx *c = png_get_io_ptr(png);
@@ -273,6 +277,7 @@ static void png_end(struct png_ctx *c)
 	c->img = NULL;
 }
 
+/* The PNG signature (its first four bytes suffice for a short buffer). */
 static int png_is_a(const uint8_t *data, size_t len)
 {
 	static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -280,6 +285,7 @@ static int png_is_a(const uint8_t *data, size_t len)
 	return len >= 8 ? memcmp(data, sig, 8) == 0 : len >= 4 && memcmp(data, sig, 4) == 0;
 }
 
+/* Reads the header into src->info; nothing is kept open between calls. */
 static int png_header(struct fundus_image_source *src)
 {
 	struct png_ctx c;
@@ -395,6 +401,7 @@ static int png_decode_interlaced(struct png_ctx *c)
 	return 0;
 }
 
+/* Decodes the stored rectangle behind ro's region, then lets common code finish. */
 static int png_read(struct fundus_image_source *src, const struct fundus_read_options *ro,
 		    struct fundus_image **out)
 {
@@ -458,6 +465,7 @@ static void png_on_write(png_structp png, png_bytep data, size_t n)
 	c->out_len += n;
 }
 
+/* Nothing to flush in memory (libpng would fflush() its io pointer by default). */
 static void png_on_flush(png_structp png)
 {
 	(void)png;
@@ -485,6 +493,7 @@ static int png_write_all(struct png_ctx *c)
 	return 0;
 }
 
+/* Encodes any pixel format, non-interlaced, at so->compression (zlib level). */
 static int png_encode(const struct fundus_image *img, const struct fundus_save_options *so,
 		      uint8_t **data, size_t *len)
 {

@@ -24,24 +24,31 @@
  *   values, in native byte order. Other photometric interpretations that
  *   libtiff's RGBA interface handles (CMYK, YCbCr without JPEG, CIELab,
  *   old-style JPEG, ...) are read through it as 8-bit gray or RGB(A), with
- *   alpha premultiplied. Signed and floating-point samples, and bit depths
- *   other than these, give FUNDUS_EUNSUPPORTED at open.
- * - Reads decode only the strips rows or tiles that hold the wanted region
+ *   alpha premultiplied; 16-bit CMYK and the like, which it cannot put,
+ *   give FUNDUS_EUNSUPPORTED at open, as do signed and floating-point
+ *   samples and other bit depths.
+ * - Reads decode only the strip rows or tiles that hold the wanted region
  *   of the chosen page and level: strips row by row (libtiff decodes a
- *   strip from its start, but keeps one row), tiles whole. A reduced read
- *   averages row bands as they arrive where the layout allows it, so a
- *   region of a huge tiled level costs the region, not the level.
- * - Failures: libtiff's first error message becomes the fundus message
- *   ("corrupt TIFF data: <module>: <reason>"), with FUNDUS_EFORMAT for
- *   corrupt or truncated data, a looping IFD chain, strips outside the file
- *   or short strips. Warnings go to the log at debug level. Handlers are
- *   per handle (TIFFOpenOptions), so decoding is thread-safe and libtiff
- *   never prints.
+ *   strip from its first row, but we keep one row), tiles whole. A reduced
+ *   read averages row bands as they arrive (except for separate planes in
+ *   strips and the RGBA path, which keep the region), so a region of a
+ *   huge tiled level costs the region and one band of tiles, not the level.
+ *   The RGBA path decodes the whole strips or tiles that the region touches.
+ * - Failures: FUNDUS_EFORMAT for corrupt or truncated data, with libtiff's
+ *   first error as the message ("corrupt TIFF data: <module>: <reason>"),
+ *   or our own for a looping IFD chain ("the IFD chain loops"), a strip or
+ *   tile outside the file, a short tile, or a file of masks only.
+ *   Warnings go to the log at debug level. Handlers are per handle
+ *   (TIFFOpenOptions), so decoding is thread-safe and libtiff never
+ *   prints. Nothing is returned and nothing kept on failure.
  * - Limits: every IFD's size is checked against max_width / max_height at
- *   open (FUNDUS_ELIMIT); more than max_pages pages gives FUNDUS_ELIMIT;
- *   at most FUNDUS_IMAGE_MAX_LEVELS levels per page are kept; a read checks
- *   the region, and a tile, against max_pixels before allocating
- *   (FUNDUS_ELIMIT); libtiff's own allocations are capped at 256 MB each.
+ *   open (FUNDUS_ELIMIT); more than max_pages pages, or more than
+ *   (max_pages + 1) x FUNDUS_IMAGE_MAX_LEVELS IFDs, gives FUNDUS_ELIMIT;
+ *   at most FUNDUS_IMAGE_MAX_LEVELS levels per page are kept. A read checks
+ *   the region (and, for the RGBA path, the strips or tiles around it) and
+ *   each tile against max_pixels before allocating, and a decode buffer
+ *   (one row or tile of all samples) against 8 bytes per allowed pixel
+ *   (FUNDUS_ELIMIT). libtiff's own allocations are capped at 256 MB each.
  *   Our buffers come from fundus_malloc(); libtiff allocates its internal
  *   buffers with its own malloc.
  */
@@ -121,6 +128,7 @@ struct tiff_read {
 
 /* ---- I/O over memory ---- */
 
+/* Copies up to n bytes from the current position. */
 static tmsize_t io_read(thandle_t h, void *buf, tmsize_t n)
 {
 	struct tiff_io *io = h;
@@ -137,6 +145,7 @@ static tmsize_t io_read(thandle_t h, void *buf, tmsize_t n)
 	return n;
 }
 
+/* Writes n bytes at the current position, growing the buffer (writers only). */
 static tmsize_t io_write(thandle_t h, void *buf, tmsize_t n)
 {
 	struct tiff_io *io = h;
@@ -172,6 +181,7 @@ static tmsize_t io_write(thandle_t h, void *buf, tmsize_t n)
 	return n;
 }
 
+/* Moves the position; past the end is allowed (writers fill the gap). */
 static toff_t io_seek(thandle_t h, toff_t off, int whence)
 {
 	struct tiff_io *io = h;
@@ -183,12 +193,14 @@ static toff_t io_seek(thandle_t h, toff_t off, int whence)
 	return io->pos;
 }
 
+/* The memory belongs to the caller or the writer: nothing to close. */
 static int io_close(thandle_t h)
 {
 	(void)h;
 	return 0;
 }
 
+/* The size of the data so far. */
 static toff_t io_size(thandle_t h)
 {
 	return ((struct tiff_io *)h)->len;
@@ -206,6 +218,7 @@ static int io_map(thandle_t h, void **base, toff_t *size)
 	return 1;
 }
 
+/* Nothing was mapped. */
 static void io_unmap(thandle_t h, void *base, toff_t size)
 {
 	(void)h, (void)base, (void)size;
@@ -237,6 +250,7 @@ static int on_error(TIFF *tif, void *ud, const char *module, const char *fmt, va
 	return 1;
 }
 
+/* Sends libtiff's warnings to the log at debug level. */
 static int on_warning(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
 {
 	char msg[200];
@@ -247,6 +261,7 @@ static int on_warning(TIFF *tif, void *ud, const char *module, const char *fmt, 
 	return 1;
 }
 
+/* Forgets the last libtiff error, before an operation whose errors we want. */
 static void err_reset(struct tiff_priv *p)
 {
 	p->err[0] = '\0';
@@ -685,6 +700,7 @@ static int fill_info(struct tiff_priv *p, int page, struct fundus_image_info *in
 	return 0;
 }
 
+/* Classic (42) and BigTIFF (43) headers, either byte order. */
 static int tiff_is_a(const uint8_t *data, size_t len)
 {
 	if (len < 4)
@@ -695,6 +711,7 @@ static int tiff_is_a(const uint8_t *data, size_t len)
 		(data[3] == 42 || data[3] == 43));
 }
 
+/* Closes the libtiff handle and frees the tables. */
 static void tiff_close(struct fundus_image_source *src)
 {
 	struct tiff_priv *p = src->priv;
@@ -709,6 +726,7 @@ static void tiff_close(struct fundus_image_source *src)
 	src->priv = NULL;
 }
 
+/* Opens a libtiff handle over the source, kept until close, and scans its IFDs. */
 static int tiff_header(struct fundus_image_source *src)
 {
 	struct tiff_priv *p = fundus_calloc(1, sizeof *p);
@@ -729,6 +747,7 @@ static int tiff_header(struct fundus_image_source *src)
 	return rc;
 }
 
+/* The header of another page. */
 static int tiff_page_info(struct fundus_image_source *src, int page, struct fundus_image_info *info)
 {
 	return fill_info(src->priv, page, info);
@@ -815,6 +834,7 @@ static void build_lut(struct tiff_read *r)
 			    (uint8_t)(wide ? (map[k][i] * 255u + 32767u) / 65535u : map[k][i]);
 }
 
+/* Counts decoded rows; a stop from the caller becomes FUNDUS_ECANCELED. */
 static int progress(struct tiff_read *r, int64_t rows)
 {
 	r->done += rows;
@@ -1092,6 +1112,10 @@ static int read_rgba(struct tiff_read *r, struct fundus_image *img)
 	return 0;
 }
 
+/*
+ * Decodes the stored rectangle behind ro's region of the chosen page and
+ * level, then lets common code reduce, orient and convert it.
+ */
 static int tiff_read(struct fundus_image_source *src, const struct fundus_read_options *ro,
 		     struct fundus_image **out)
 {
@@ -1313,12 +1337,14 @@ static int writer_close(struct tiff_priv *p, int rc, uint8_t **data, size_t *len
 	return 0;
 }
 
+/* Bytes of raw pixels, to choose BigTIFF. */
 static uint64_t raw_size(const struct fundus_image *img)
 {
 	return (uint64_t)img->width * (uint64_t)img->height *
 	       (uint64_t)(fundus_pixfmt_channels(img->format) * fundus_pixfmt_bytes(img->format));
 }
 
+/* Encodes any pixel format in strips, compressed as so->compression says. */
 static int tiff_encode(const struct fundus_image *img, const struct fundus_save_options *so,
 		       uint8_t **data, size_t *len)
 {
@@ -1345,6 +1371,7 @@ static int tiff_encode(const struct fundus_image *img, const struct fundus_save_
 	return writer_close(&p, rc, data, len);
 }
 
+/* See codec.h. */
 int fundus__tiff_write_pyramid(const struct fundus_image *const *levels, int nlevels, int tile,
 			       const char *description, uint8_t **data, size_t *len)
 {
