@@ -123,10 +123,10 @@ static int diabetic(struct placer *pl)
 			int spots = 4 + (int)(sev * fundus_rng_range(rng, 5, 70));
 
 			for (int i = 0; i < spots; i++) {
-				double r = logsize(pl, 0.008 * U, 0.05 * U);
+				double r = logsize(pl, 0.006 * U, 0.04 * U);
 
-				if (fundus_rng_uniform(rng) < 0.06)
-					r = U * fundus_rng_range(rng, 0.06, 0.16); /* a plaque */
+				if (fundus_rng_uniform(rng) < 0.03)
+					r = U * fundus_rng_range(rng, 0.05, 0.12); /* a plaque */
 				if (ring) {
 					double t = fundus_rng_range(rng, 0, 2 * PI);
 					double rr = ringr * (1 + 0.12 * fundus__gauss(rng));
@@ -138,8 +138,8 @@ static int diabetic(struct placer *pl)
 				}
 				s->n_exudates +=
 				    add(pl, x, y, r, r * fundus_rng_range(rng, 0.6, 1),
-					fundus_rng_range(rng, 0, PI), 0.2,
-					fundus_rng_range(rng, 0.75, 1), 0.15,
+					fundus_rng_range(rng, 0, PI), 0.25,
+					fundus_rng_range(rng, 0.6, 1), 0.3,
 					fundus_rng_range(rng, 0.1, 0.3), FUNDUS__L_EXUDATE, &rc);
 			}
 		}
@@ -199,8 +199,9 @@ int fundus__lesions_plan(struct fundus__scene *s, struct fundus_rng *rng)
 	 */
 	s->exu_col[0] =
 	    (float)(fmax(s->rim_col[0], s->cup_col[0]) * fundus_rng_range(rng, 0.9, 1.1));
-	s->exu_col[1] = (float)(bright * lvl);
-	s->exu_col[2] = (float)(s->base[2] * 1.5 + fundus_rng_range(rng, 0.01, 0.06));
+	s->exu_col[1] =
+	    (float)fmax(bright * lvl, s->base[1] * fundus_rng_range(rng, 2.6, 3.6) + 0.1);
+	s->exu_col[2] = (float)(s->base[2] * 1.2 + fundus_rng_range(rng, 0.0, 0.04));
 	s->dru_col[0] = (float)(s->base[0] * 1.25 + 0.15);
 	s->dru_col[1] = (float)(s->base[1] * 1.8 + 0.1);
 	s->dru_col[2] = (float)(s->base[2] * 1.6 + 0.03);
@@ -211,6 +212,6 @@ int fundus__lesions_plan(struct fundus__scene *s, struct fundus_rng *rng)
 		rc = diabetic(&pl);
 	else
 		rc = drusen(&pl);
-	s->bright_lesion = s->n_exudates > 0 && lvl > 1.0;
+	s->bright_lesion = s->n_exudates > 0 && s->exu_col[1] > bright;
 	return rc;
 }

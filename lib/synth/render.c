@@ -22,6 +22,8 @@
 #define NCH     10 /* grid channels: I*A (3), I (3), veil and ring (3), flare (1) */
 #define LUT_N   4096
 #define LUT_MAX 8.0f
+#define GA      127 /* grain tiles of coprime sizes: the sum repeats every GA * GB pixels */
+#define GB      131
 
 struct render {
 	const struct fundus__scene *s;
@@ -37,7 +39,8 @@ struct render {
 	uint32_t *seg_idx, *blob_idx;
 	float *scratch; /* per worker: layers, then one interpolated grid row */
 	size_t scratch_len;
-	int *gx0; /* per column: left grid index and weight */
+	float *grain_a, *grain_b; /* two tiles of tissue grain, GA and GB pixels square */
+	int *gx0;                 /* per column: left grid index and weight */
 	float *gfx;
 };
 
@@ -77,9 +80,11 @@ static void grid_point(const struct fundus__scene *s, float x, float y, const fl
 	A[2] *= (float)dm_exp(s->var_amp[2] * 2 * n2);
 	/* Fine mottling of the pigment epithelium. */
 	m = fundus__fbm2(&s->nz[2], x / (0.07f * U), y / (0.07f * U), 2, 0.55f);
-	A[0] *= 1 + s->mottle * m;
-	A[1] *= 1 + 1.5f * s->mottle * m;
-	A[2] *= 1 + 1.5f * s->mottle * m;
+	m = s->mottle * m +
+	    s->blotch * fundus__noise2(&s->nz[0], x / (0.3f * U) + 19.3f, y / (0.3f * U) - 7.1f);
+	A[0] *= 1 + m;
+	A[1] *= 1 + 1.5f * m;
+	A[2] *= 1 + 1.5f * m;
 	/* Choroidal vessels showing through a thin pigment layer (tigroid fundus):
 	 * the zero lines of a warped noise make a network of bands. */
 	if (s->choroid > 0) {
@@ -109,7 +114,7 @@ static void grid_point(const struct fundus__scene *s, float x, float y, const fl
 		for (int c = 0; c < 3; c++)
 			A[c] *= (1 - s->mac_depth[c] * mac) * (1 - s->fov_depth[c] * fov);
 		if (s->fov_reflex > 0) {
-			float r = fexp(-d2 / (2 * 0.0009f * U * U)) * s->fov_reflex;
+			float r = fexp(-d2 / (2 * 0.00015f * U * U)) * s->fov_reflex;
 
 			A[0] += 0.5f * r;
 			A[1] += 0.5f * r;
@@ -147,6 +152,7 @@ static void grid_point(const struct fundus__scene *s, float x, float y, const fl
 		    s->gain *
 		    (1 + s->hot * fexp(-(hx * hx + hy * hy) / (2 * s->hot_sigma * s->hot_sigma))) *
 		    (float)dm_exp(s->uneven * 2 * u);
+		illum *= 1 - s->edge_dark * fundus__smoothstep(0.75f, 1.0f, rr);
 		for (int c = 0; c < 3; c++) {
 			float v = 1 - s->vig[c] * rp;
 
@@ -221,6 +227,62 @@ static void grid_rows(void *ctx, size_t begin, size_t end, int worker)
 				   r->grid + ((size_t)j * r->gw + i) * NCH);
 		}
 	}
+}
+
+/*
+ * A square tile of n x n grain values (deviation 0.7), white noise blurred
+ * with wrap-around to the size of the grain, a few pixels in a large photograph.
+ */
+static float *make_grain(const struct fundus__scene *s, int n, uint64_t k)
+{
+	float *t = fundus_malloc((size_t)n * n * sizeof *t), *tmp;
+	int rad = (int)(0.004 * s->unit + 0.5);
+	struct fundus_rng root, rng;
+	double sum = 0, sq = 0, sd;
+
+	tmp = fundus_malloc((size_t)n * sizeof *tmp);
+	if (t == NULL || tmp == NULL) {
+		fundus_free(t);
+		fundus_free(tmp);
+		return NULL;
+	}
+	fundus_rng_seed(&root, s->pixel_seed);
+	rng = fundus_rng_split(&root, k);
+	for (int i = 0; i < n * n; i++)
+		t[i] = (float)(2 * fundus_rng_uniform(&rng) - 1);
+	/* Two box passes each way approach a Gaussian blur. */
+	for (int pass = 0; pass < 2 * (rad > 0); pass++) {
+		for (int y = 0; y < n; y++) {
+			for (int x = 0; x < n; x++) {
+				float a = 0;
+
+				for (int d = -rad; d <= rad; d++)
+					a += t[y * n + (x + d + n) % n];
+				tmp[x] = a / (2 * rad + 1);
+			}
+			memcpy(t + (size_t)y * n, tmp, (size_t)n * sizeof *tmp);
+		}
+		for (int x = 0; x < n; x++) {
+			for (int y = 0; y < n; y++) {
+				float a = 0;
+
+				for (int d = -rad; d <= rad; d++)
+					a += t[((y + d + n) % n) * n + x];
+				tmp[y] = a / (2 * rad + 1);
+			}
+			for (int y = 0; y < n; y++)
+				t[y * n + x] = tmp[y];
+		}
+	}
+	for (int i = 0; i < n * n; i++) {
+		sum += t[i];
+		sq += (double)t[i] * t[i];
+	}
+	sd = sqrt(sq / (n * n) - (sum / (n * n)) * (sum / (n * n)));
+	for (int i = 0; i < n * n; i++)
+		t[i] = (float)(0.7 * (t[i] - sum / (n * n)) / (sd > 0 ? sd : 1));
+	fundus_free(tmp);
+	return t;
 }
 
 /* The tone curve of the camera, as a table over radiance. */
@@ -379,14 +441,14 @@ static void stamp_seg(const struct fundus__scene *s, const struct fundus__seg *g
 				continue;
 			{
 				float q = d / (wd + e),
-				      shape = 0.8f + 0.2f * sqrtf(q < 1 ? 1 - q * q : 0);
+				      shape = 0.9f + 0.1f * sqrtf(q < 1 ? 1 - q * q : 0);
 
 				v *= shape * blur_peak(r, bl) * g->opacity;
 			}
 			if (v > dens[row + x])
 				dens[row + x] = v;
 			if (g->reflex > 0) {
-				float rw = 0.28f * r, re = 0.7f * bl + 0.3f;
+				float rw = 0.2f * r, re = 0.7f * bl + 0.3f;
 				float f = g->reflex * blur_peak(rw, bl) *
 					  fundus__smoothstep(rw + re, rw - re > 0 ? rw - re : 0, d);
 
@@ -626,6 +688,23 @@ static void shade_band(struct render *r, int band, float *layers, float *buf)
 			}
 		}
 
+		/* Tissue grain, finer than the grid can carry. */
+		{
+			const float *ra = r->grain_a + (size_t)(y % GA) * GA;
+			const float *rb = r->grain_b + (size_t)(y % GB) * GB;
+			int ia = xo0 % GA, ib = xo0 % GB;
+
+			for (int x = xo0; x < xo1; x++) {
+				float gm = 1 + s->grain * (ra[ia] + rb[ib]);
+
+				ch[0][x] *= gm;
+				ch[1][x] *= gm;
+				ch[2][x] *= gm;
+				ia = ia + 1 == GA ? 0 : ia + 1;
+				ib = ib + 1 == GB ? 0 : ib + 1;
+			}
+		}
+
 		/* Stage 3: the field of view. Outside it, only flare; inside, the
 		 * picture plus scattered light; at its soft edge, a blend. */
 		for (int c = 0; c < 3; c++) {
@@ -705,6 +784,8 @@ static void render_free(struct render *r)
 	fundus_free(r->blob_start);
 	fundus_free(r->blob_idx);
 	fundus_free(r->scratch);
+	fundus_free(r->grain_a);
+	fundus_free(r->grain_b);
 	fundus_free(r->gx0);
 	fundus_free(r->gfx);
 	fundus_free(r);
@@ -744,8 +825,11 @@ int fundus__scene_render(const struct fundus__scene *s, struct fundus_image *img
 	    (size_t)FUNDUS__NLAYERS * s->w * BAND + (size_t)r->gw * NCH + (size_t)s->w * (NCH + 3);
 	r->scratch = fundus_malloc(r->scratch_len * sizeof(float) * (size_t)workers);
 	r->gx0 = fundus_malloc((size_t)s->w * sizeof *r->gx0);
+	r->grain_a = make_grain(s, GA, 1);
+	r->grain_b = make_grain(s, GB, 2);
 	r->gfx = fundus_malloc((size_t)s->w * sizeof *r->gfx);
-	if (!r->grid || !r->slow || !r->scratch || !r->gx0 || !r->gfx) {
+	if (!r->grid || !r->slow || !r->scratch || !r->gx0 || !r->gfx || !r->grain_a ||
+	    !r->grain_b) {
 		rc = FUNDUS_ENOMEM;
 		goto done;
 	}

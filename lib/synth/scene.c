@@ -307,6 +307,15 @@ static void plan_camera(struct fundus__scene *s, const struct fundus_synth_param
 		s->notch = 0;
 }
 
+/* Whether the whole disc, with a margin, lies inside the field and the frame. */
+static int disc_fits(const struct fundus__scene *s)
+{
+	double ox = s->dx - s->cx, oy = s->dy - s->cy, margin = 0.69 * s->unit;
+
+	return sqrt(ox * ox + oy * oy) + margin < 0.93 * s->R && s->dy - margin > 1 &&
+	       s->dy + margin < s->h - 1 && s->dx - margin > 1 && s->dx + margin < s->w - 1;
+}
+
 /* Places disc and fovea for the framing, keeping the whole disc in the field. */
 static void plan_anatomy(struct fundus__scene *s, const struct fundus_synth_params *p,
 			 struct fundus_rng *rng)
@@ -321,7 +330,7 @@ static void plan_anatomy(struct fundus__scene *s, const struct fundus_synth_para
 		s->framing = u < 0.55   ? FUNDUS_SYNTH_FRAMING_MACULA
 			     : u < 0.75 ? FUNDUS_SYNTH_FRAMING_DISC
 					: FUNDUS_SYNTH_FRAMING_POLE;
-	s->unit = 2 * s->R * normal(rng, 0.138, 0.011, 0.115, 0.165);
+	s->unit = 2 * s->R * normal(rng, 0.146, 0.012, 0.12, 0.175);
 	s->drx = s->unit / 2;
 	s->dry = s->drx * uni(rng, 1.02, 1.12);
 	for (int k = 0; k < 3; k++) {
@@ -335,34 +344,46 @@ static void plan_anatomy(struct fundus__scene *s, const struct fundus_synth_para
 	s->uy = dm_sin(alpha);
 	dist = s->unit * uni(rng, 2.2, 2.8);
 	jit = s->R * (s->framing == FUNDUS_SYNTH_FRAMING_DISC ? 0.06 : 0.05);
+	/*
+	 * Aim the camera with some jitter; when the disc would not lie wholly
+	 * inside the field and the frame, aim again with less jitter and, after a
+	 * while, a fovea a little closer to the disc; at the very end, slide the
+	 * disc toward the centre of the field until it fits.
+	 */
 	for (int attempt = 0;; attempt++) {
-		double jx = normal(rng, 0, jit, -3 * jit, 3 * jit);
-		double jy = normal(rng, 0, jit, -3 * jit, 3 * jit);
-		double ox, oy, reach, margin = 0.6 * s->unit * 1.15;
+		double k = attempt < 20 ? 1 : attempt < 40 ? (40 - attempt) / 20.0 : 0;
+		double jx = k * normal(rng, 0, jit, -3 * jit, 3 * jit);
+		double jy = k * normal(rng, 0, jit, -3 * jit, 3 * jit);
+		double d =
+		    attempt < 40 ? dist : fmax(2.0 * s->unit, dist * (1 - 0.01 * (attempt - 40)));
+		double ox, oy;
 
-		if (attempt >= 30)
-			jx = jy = 0;
 		switch (s->framing) {
 		case FUNDUS_SYNTH_FRAMING_DISC:
 			s->dx = s->cx + jx;
 			s->dy = s->cy + jy;
 			break;
 		case FUNDUS_SYNTH_FRAMING_POLE:
-			s->dx = s->cx + jx - 0.5 * dist * s->ux;
-			s->dy = s->cy + jy - 0.5 * dist * s->uy;
+			s->dx = s->cx + jx - 0.5 * d * s->ux;
+			s->dy = s->cy + jy - 0.5 * d * s->uy;
 			break;
 		default:
-			s->dx = s->cx + jx - dist * s->ux;
-			s->dy = s->cy + jy - dist * s->uy;
+			s->dx = s->cx + jx - d * s->ux;
+			s->dy = s->cy + jy - d * s->uy;
 			break;
 		}
-		ox = s->dx - s->cx;
-		oy = s->dy - s->cy;
-		reach = sqrt(ox * ox + oy * oy) + margin;
-		if (attempt >= 30 ||
-		    (reach < 0.93 * s->R && s->dy - margin > 1 && s->dy + margin < s->h - 1 &&
-		     s->dx - margin > 1 && s->dx + margin < s->w - 1))
+		if (disc_fits(s))
 			break;
+		if (attempt >= 80) {
+			ox = s->dx - s->cx;
+			oy = s->dy - s->cy;
+			for (int i = 0; i < 100 && !disc_fits(s); i++) {
+				s->dx = s->cx + ox * (1 - 0.01 * i);
+				s->dy = s->cy + oy * (1 - 0.01 * i);
+			}
+			break;
+		}
+		dist = d;
 	}
 	s->fx = s->dx + dist * s->ux;
 	s->fy = s->dy + dist * s->uy;
@@ -398,9 +419,9 @@ static void plan_exposure(struct fundus__scene *s, const struct fundus_synth_par
 		s->haze[1] = (float)(h * (0.5 + 0.1 * warm));
 		s->haze[2] = (float)(h * (0.3 - 0.1 * warm));
 	}
-	blur = s->quality == FUNDUS_SYNTH_QUALITY_BLURRED ? uni(rng, 0.004, 0.008)
-	       : s->quality == FUNDUS_SYNTH_QUALITY_HAZY  ? uni(rng, 0.0018, 0.0035)
-							  : uni(rng, 0.0005, 0.0016);
+	blur = s->quality == FUNDUS_SYNTH_QUALITY_BLURRED ? uni(rng, 0.006, 0.012)
+	       : s->quality == FUNDUS_SYNTH_QUALITY_HAZY  ? uni(rng, 0.003, 0.005)
+							  : uni(rng, 0.0012, 0.0035);
 	if (p->blur >= 0)
 		blur = p->blur;
 	s->blur = (float)(blur * s->R + 0.45);
@@ -442,7 +463,8 @@ static void plan_exposure(struct fundus__scene *s, const struct fundus_synth_par
 		s->ring_col[2] = (float)(0.15 + 0.1 * gy);
 	}
 	/* A crescent of glare (pupil too small, eye off axis) at one side, sometimes. */
-	s->crescent = (float)(uni(rng, 0, 1) < 0.25 ? uni(rng, 0.1, 0.5) : 0);
+	s->crescent = (float)(uni(rng, 0, 1) < 0.3 ? uni(rng, 0.15, 0.8) : 0);
+	s->edge_dark = (float)uni(rng, 0.05, 0.45);
 	s->crescent_ang = (float)uni(rng, 0, 2 * PI);
 	s->crescent_w = (float)uni(rng, 0.08, 0.25);
 	{
@@ -490,14 +512,17 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	s->var_amp[0] = (float)uni(rng, 0.04, 0.12);
 	s->var_amp[1] = (float)uni(rng, 0.06, 0.18);
 	s->var_amp[2] = (float)uni(rng, 0.1, 0.3);
-	s->mottle = (float)uni(rng, 0.02, 0.07);
+	s->mottle = (float)uni(rng, 0.03, 0.09);
+	s->blotch = (float)uni(rng, 0.03, 0.09);
+	s->grain = (float)(s->quality == FUNDUS_SYNTH_QUALITY_HAZY ? uni(rng, 0.01, 0.025)
+								   : uni(rng, 0.02, 0.06));
 	f = (1 - pg) * (1 - pg);
 	s->choroid = (float)(f * uni(rng, 0, 1) * (uni(rng, 0, 1) < 0.4 ? 1 : 0.2));
 	s->choroid_scale = (float)uni(rng, 0.7, 1.4);
 	s->nfl = (float)uni(rng, 0, 0.08);
 	/* The macula is darker, mostly in green and blue (macular pigment). */
 	{
-		double m = uni(rng, 0.18, 0.45);
+		double m = uni(rng, 0.25, 0.5);
 
 		s->mac_depth[0] = (float)(m * 0.6);
 		s->mac_depth[1] = (float)(m * 1.0);
@@ -508,7 +533,7 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 		s->fov_depth[1] = (float)m;
 		s->fov_depth[2] = (float)m;
 		s->fov_sigma = (float)(s->unit * uni(rng, 0.12, 0.2));
-		s->fov_reflex = (float)(uni(rng, 0, 1) < 0.4 ? uni(rng, 0.05, 0.3) : 0);
+		s->fov_reflex = (float)(uni(rng, 0, 1) < 0.3 ? uni(rng, 0.03, 0.15) : 0);
 	}
 	s->glow = (float)uni(rng, 0.03, 0.15);
 	s->glow_sigma = (float)(s->unit * uni(rng, 0.3, 0.5));
@@ -522,12 +547,12 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	{
 		double rim[3], cup[3];
 
-		rim[0] = s->base[0] * uni(rng, 1.5, 2.0) + uni(rng, 0.2, 0.4);
-		rim[1] = s->base[1] * uni(rng, 1.6, 2.3) + uni(rng, 0.06, 0.18);
+		rim[0] = s->base[0] * uni(rng, 1.4, 1.9) + uni(rng, 0.15, 0.35);
+		rim[1] = s->base[1] * uni(rng, 1.4, 2.0) + uni(rng, 0.04, 0.14);
 		rim[2] = s->base[2] * uni(rng, 1.3, 2.2) + uni(rng, 0.0, 0.03);
 		cup[0] = rim[0] * uni(rng, 1.05, 1.25);
-		cup[1] = rim[1] * uni(rng, 1.35, 1.8);
-		cup[2] = rim[2] * uni(rng, 1.2, 2.0) + uni(rng, 0.0, 0.04);
+		cup[1] = rim[1] * uni(rng, 1.5, 2.0);
+		cup[2] = rim[2] * uni(rng, 1.5, 3.0) + uni(rng, 0.01, 0.06);
 		for (int c = 0; c < 3; c++) {
 			s->rim_col[c] = (float)(s->base[c] + contrast * (rim[c] - s->base[c]));
 			s->cup_col[c] = (float)(s->base[c] + contrast * (cup[c] - s->base[c]));
@@ -536,13 +561,13 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	s->disc_tex = (float)uni(rng, 0.02, 0.05);
 	s->disc_edge = fmax(uni(rng, 0.035, 0.1), 1.5 * s->blur / s->drx);
 	{
-		double cdr = uni(rng, 0.2, 0.65), off = uni(rng, 0.05, 0.3) * s->drx;
+		double cdr = uni(rng, 0.25, 0.7), off = uni(rng, 0.05, 0.3) * s->drx;
 
 		s->cup_rx = cdr * s->drx;
 		s->cup_ry = s->cup_rx * uni(rng, 1.0, 1.15);
 		s->cup_x = s->dx + off * s->ux;
 		s->cup_y = s->dy + off * s->uy + uni(rng, -0.05, 0.05) * s->dry;
-		s->cup_edge = uni(rng, 0.2, 0.45);
+		s->cup_edge = uni(rng, 0.12, 0.35);
 	}
 	/* Peripapillary atrophy: a pale crescent on the temporal side. */
 	s->ppa = uni(rng, 0, 1) < 0.3;
@@ -558,13 +583,13 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	{
 		double v = uni(rng, 0.85, 1.15), a = uni(rng, 0.8, 1.15);
 
-		s->vein_abs[0] = (float)(0.42 * v);
-		s->vein_abs[1] = (float)fmin(0.85, 0.68 * v);
-		s->vein_abs[2] = (float)fmin(0.85, 0.6 * v);
-		s->art_abs[0] = (float)(0.16 * a);
-		s->art_abs[1] = (float)(0.46 * a);
-		s->art_abs[2] = (float)(0.4 * a);
-		s->haem_abs[0] = (float)(0.45 * v);
+		s->vein_abs[0] = (float)(0.45 * v);
+		s->vein_abs[1] = (float)fmin(0.85, 0.72 * v);
+		s->vein_abs[2] = (float)fmin(0.85, 0.62 * v);
+		s->art_abs[0] = (float)(0.12 * a);
+		s->art_abs[1] = (float)(0.38 * a);
+		s->art_abs[2] = (float)(0.33 * a);
+		s->haem_abs[0] = (float)(0.38 * v);
 		s->haem_abs[1] = (float)fmin(0.85, 0.7 * v);
 		s->haem_abs[2] = (float)fmin(0.85, 0.6 * v);
 		for (int c = 0; c < 3; c++) {

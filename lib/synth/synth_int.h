@@ -104,6 +104,8 @@ struct fundus__scene {
 	float base[3];
 	float var_amp[3]; /* low-frequency colour variation */
 	float mottle;     /* fine mottling */
+	float blotch;     /* blotches a few tenths of a disc diameter across */
+	float grain;      /* tissue grain, a few pixels across */
 	float choroid;    /* visible choroidal vessels (tigroid fundus) */
 	float choroid_scale;
 	float nfl; /* nerve-fibre striations near the disc */
@@ -113,6 +115,7 @@ struct fundus__scene {
 	/* Illumination and camera. */
 	float gain;
 	float vig[3], vig_pow;
+	float edge_dark; /* extra darkening in the outer quarter of the field */
 	float hot, hot_x, hot_y, hot_sigma;
 	float uneven;
 	float cast[3];

@@ -25,9 +25,9 @@ struct vessel {
 	double r;        /* half-width, pixels */
 	double kappa;    /* curvature, radians per pixel */
 	double len, next_branch;
-	double steer;             /* how strongly the vessel follows its field */
-	double pa0, pB, plam, pm; /* an arcade's path (see field()) */
-	int mode, side;           /* side: +1 superior, -1 inferior half of the retina */
+	double steer;                 /* how strongly the vessel follows its field */
+	double pa0, pB, plam, pk, pm; /* an arcade's path (see field()) */
+	int mode, side;               /* side: +1 superior, -1 inferior half of the retina */
 	int depth, layer, flip;
 };
 
@@ -64,30 +64,29 @@ static double field(const struct grower *g, const struct vessel *v)
 	switch (v->mode) {
 	case M_ARCADE: {
 		/*
-		 * The arcade's path, in axis coordinates from where it starts: a
-		 * quarter ellipse (leaving the disc vertically, topping out at
-		 * height pB after plam along the axis), then a straight run that
-		 * diverges slowly (slope pm). Head along its tangent, pulled back
-		 * toward it.
+		 * The arcade's path, in axis coordinates from where it starts:
+		 * b = pB (1 - (1 - a / plam)^pk), which leaves the disc steeply
+		 * (a fifth to a third of a right angle off the vertical), arches
+		 * and tops out at height pB after plam along the axis; then a
+		 * straight run that diverges slowly (slope pm). Head along its
+		 * tangent, pulled back toward it.
 		 */
-		double ap = a - v->pa0, ta, tb, ea = 0, eb = 0, n;
+		double ap = a - v->pa0, ta = 1, tb, eb, n;
 
-		if (ap < v->plam) {
-			double phi = ap <= 0 ? 0 : dm_acos(1 - ap / v->plam);
+		if (ap < 0) {
+			tb = v->pB * v->pk / v->plam;
+			eb = tb * ap - b;
+		} else if (ap < v->plam) {
+			double q = 1 - ap / v->plam;
 
-			ta = v->plam * dm_sin(phi);
-			tb = v->pB * dm_cos(phi);
-			if (fabs(b) < 0.95 * v->pB)
-				ea = v->plam * (1 - sqrt(1 - (b / v->pB) * (b / v->pB))) - ap;
-			if (ap > 0.3 * v->plam)
-				eb = v->pB * dm_sin(phi) - b;
+			tb = v->pB * v->pk * dm_pow(q, v->pk - 1) / v->plam + v->pm * (1 - q);
+			eb = v->pB * (1 - dm_pow(q, v->pk)) - b;
 		} else {
-			ta = 1;
 			tb = v->pm;
 			eb = v->pB + v->pm * (ap - v->plam) - b;
 		}
 		n = sqrt(ta * ta + tb * tb) + 1e-12;
-		ta = ta / n + fundus__clamp(1.2 * ea / g->U, -1.5, 1.5);
+		ta = ta / n;
 		tb = tb / n + fundus__clamp(1.2 * eb / g->U, -1.5, 1.5);
 		dx = ta * s->ux + tb * sx;
 		dy = ta * s->uy + tb * sy;
@@ -149,8 +148,10 @@ static void branch(struct grower *g, struct vessel *v)
 		beta = fundus_rng_range(rng, 0.72, 0.85);
 		c.pB = fmax(v->pB * fundus_rng_range(rng, 1.2, 1.5), b + 0.3 * g->U);
 		c.plam = v->plam * fundus_rng_range(rng, 0.8, 1.3);
+		c.pk = v->pk;
 		c.pm = v->pm + fundus_rng_range(rng, 0.1, 0.3);
-		c.pa0 = a - c.plam * (1 - sqrt(1 - (b / c.pB) * (b / c.pB)));
+		/* Through the fork: solve the path for where b is reached. */
+		c.pa0 = a - c.plam * (1 - dm_pow(1 - fundus__clamp(b / c.pB, 0, 0.999), 1 / c.pk));
 		c.mode = M_ARCADE;
 	} else if (v->mode == M_ARCADE) {
 		inner = fundus_rng_uniform(rng) < 0.5;
@@ -221,7 +222,9 @@ static int grow(struct grower *g, struct vessel *v)
 	if (v->layer == FUNDUS__L_VEIN)
 		ksd *= 1.2;
 	if (v->depth >= 2)
-		ksd *= 1.6;
+		ksd *= 2.2;
+	else if (v->depth == 1)
+		ksd *= 1.4;
 	for (int steps = 0; steps < 100000; steps++) {
 		double ds, th, nx, ny, r1, ex, ey, fx, fy;
 		struct fundus__seg seg;
@@ -260,7 +263,13 @@ static int grow(struct grower *g, struct vessel *v)
 		seg.y1 = (float)ny;
 		seg.r0 = (float)v->r;
 		seg.r1 = (float)r1;
-		seg.opacity = (float)(1 - dm_exp(-v->r / (0.007 * U)));
+		/* Thin vessels absorb less, and fade out where they end. */
+		seg.opacity =
+		    (float)(1 - dm_exp(-v->r / (0.009 * U))) *
+		    fundus__smoothstep((float)g->rmin, (float)(2.5 * g->rmin), (float)v->r);
+		/* Vessels that leave the disc surface from its depth: fade them in. */
+		if (v->depth == 0)
+			seg.opacity *= fundus__smoothstep(0, (float)(0.12 * U), (float)v->len);
 		seg.reflex =
 		    (float)(g->reflex * (v->layer == FUNDUS__L_ARTERY ? 1.4 : 1.0) *
 			    fundus__smoothstep((float)(0.012 * U), (float)(0.03 * U), (float)v->r));
@@ -293,12 +302,15 @@ static void start(struct grower *g, double x, double y, double th, double r, int
 	v.mode = mode;
 	v.side = side;
 	v.layer = layer;
-	v.pB = g->U * fundus_rng_range(g->rng, 1.3, 2.0);
-	v.plam = g->U * fundus_rng_range(g->rng, 1.2, 2.2);
-	v.pm = fundus_rng_range(g->rng, 0.1, 0.35);
+	v.pB = g->U * fundus_rng_range(g->rng, 1.3, 2.1);
+	v.plam = g->U * fundus_rng_range(g->rng, 1.5, 2.8);
+	v.pk = fundus_rng_range(g->rng, 1.8, 3.0);
+	v.pm = fundus_rng_range(g->rng, 0.05, 0.3);
 	v.pa0 = (x - g->s->dx) * g->s->ux + (y - g->s->dy) * g->s->uy -
 		fundus_rng_range(g->rng, 0, 0.15) * g->U;
-	v.steer = mode == M_ARCADE ? 3.0 : mode == M_MACULAR ? 1.5 : 0.5;
+	v.steer = mode == M_ARCADE ? 3.0 : mode == M_MACULAR ? 1.5 : 0.35;
+	/* Trunks bend as soon as they leave the cup. */
+	v.kappa = fundus__gauss(g->rng) * 1.5 / g->U;
 	v.next_branch = g->U * fundus_rng_range(g->rng, 0.45, 0.9);
 	v.flip = (int)fundus_rng_below(g->rng, 2);
 	push(g, &v);
@@ -333,7 +345,7 @@ int fundus__vessels_plan(struct fundus__scene *s, struct fundus_rng *rng, double
 	g->rmin = fmax(0.0045 * U, 0.3);
 	g->faz = U * fundus_rng_range(rng, 0.25, 0.4);
 	g->tort = tortuosity;
-	g->reflex = fundus_rng_uniform(rng) < 0.7 ? fundus_rng_range(rng, 0.05, 0.4) : 0;
+	g->reflex = fundus_rng_uniform(rng) < 0.7 ? fundus_rng_range(rng, 0.03, 0.2) : 0;
 	fa = (s->fx - s->dx) * s->ux + (s->fy - s->dy) * s->uy;
 	g->fovea_a = fa;
 	for (int layer = FUNDUS__L_ARTERY; layer <= FUNDUS__L_VEIN; layer++) {
@@ -348,25 +360,38 @@ int fundus__vessels_plan(struct fundus__scene *s, struct fundus_rng *rng, double
 		    nmac = 1 + (int)fundus_rng_below(rng, 3);
 
 		for (int side = -1; side <= 1; side += 2) {
-			double t = fundus_rng_range(rng, 0.0, 0.5);
+			/* The trunks surface near one another, not at one point. */
+			double t = vein ? fundus_rng_range(rng, 0.0, 0.45)
+					: fundus_rng_range(rng, 0.2, 0.8);
+			double jx = fundus_rng_range(rng, -0.12, 0.12) * s->drx;
+			double jy = fundus_rng_range(rng, -0.12, 0.12) * s->dry;
 
-			start(g, ox, oy, heading(g, t, side),
+			start(g, ox + jx, oy + jy, heading(g, t, side),
 			      rmain * fundus_rng_range(rng, 0.9, 1.05), M_ARCADE, side, layer);
 			t = fundus_rng_range(rng, 0.5, 1.4);
-			start(g, ox, oy, heading(g, -t, side),
+			jx = fundus_rng_range(rng, -0.12, 0.12) * s->drx;
+			jy = fundus_rng_range(rng, -0.12, 0.12) * s->dry;
+			start(g, ox + jx, oy + jy, heading(g, -t, side),
 			      rmain * fundus_rng_range(rng, 0.6, 0.8), M_NASAL, side, layer);
 		}
 		for (int i = 0; i < nnasal; i++) {
 			double t = fundus_rng_range(rng, -0.35, 0.35);
 
-			start(g, ox, oy, heading(g, -1, t), rmain * fundus_rng_range(rng, 0.3, 0.5),
-			      M_NASAL, t < 0 ? -1 : 1, layer);
+			/* Small vessels surface at the rim rather than in the cup. */
+			double h = heading(g, -1, t), k = fundus_rng_range(rng, 0.55, 0.9) * s->drx;
+
+			start(g, s->dx + k * dm_cos(h), s->dy + k * dm_sin(h), h,
+			      rmain * fundus_rng_range(rng, 0.3, 0.5), M_NASAL, t < 0 ? -1 : 1,
+			      layer);
 		}
 		for (int i = 0; i < nmac; i++) {
 			double t = fundus_rng_range(rng, -0.5, 0.5);
 
-			start(g, ox, oy, heading(g, 1, t), rmain * fundus_rng_range(rng, 0.2, 0.35),
-			      M_MACULAR, t < 0 ? -1 : 1, layer);
+			double h = heading(g, 1, t), k = fundus_rng_range(rng, 0.55, 0.9) * s->drx;
+
+			start(g, s->dx + k * dm_cos(h), s->dy + k * dm_sin(h), h,
+			      rmain * fundus_rng_range(rng, 0.2, 0.35), M_MACULAR, t < 0 ? -1 : 1,
+			      layer);
 		}
 	}
 	/* Depth-first: the stack holds vessels still to grow. */

@@ -83,7 +83,7 @@ struct fundus_synth_params {
 	double vignetting;        /* darkening toward the edge of the field, 0 to 1;
 				     default -1: random */
 	double blur;              /* optical blur as a fraction of the field's radius, 0 to
-				     0.02; default -1: random (about 0.001) */
+				     0.02; default -1: random (about 0.002) */
 	double noise;             /* sensor noise, standard deviation in 8-bit levels at
 				     mid-grey, 0 to 20; default -1: random (1 to 4) */
 	struct fundus_pool *pool; /* borrowed, used during the call; NULL (default): the
