@@ -20,7 +20,7 @@
 
 #define BAND    32 /* rows per band */
 #define NCH     10 /* grid channels: I*A (3), I (3), veil and ring (3), flare (1) */
-#define LUT_N   4096
+#define LUT_N   16384
 #define LUT_MAX 8.0f
 #define GA      127 /* grain tiles of coprime sizes: the sum repeats every GA * GB pixels */
 #define GB      131
@@ -40,8 +40,7 @@ struct render {
 	float *scratch; /* per worker: layers, then one interpolated grid row */
 	size_t scratch_len;
 	float *grain_a, *grain_b; /* two tiles of tissue grain, GA and GB pixels square */
-	int *gx0;                 /* per column: left grid index and weight */
-	float *gfx;
+	float fk[64];             /* weight of the right grid point at offset k in a cell */
 };
 
 /* The smooth part of the picture at one point: see NCH. */
@@ -303,16 +302,28 @@ static void make_lut(struct render *r)
 
 static inline float tone(const struct render *r, int c, float v)
 {
-	float f = v * (LUT_N / LUT_MAX);
-	int i;
+	/* The nearest entry: the table is fine enough that a step is a tenth of a level. */
+	float f = v * (LUT_N / LUT_MAX) + 0.5f;
 
 	if (!(f > 0))
 		return r->lut[c][0];
 	if (f >= LUT_N)
 		return r->lut[c][LUT_N];
-	i = (int)f;
-	f -= (float)i;
-	return r->lut[c][i] + f * (r->lut[c][i + 1] - r->lut[c][i]);
+	return r->lut[c][(int)f];
+}
+
+/* o[x] for x in [x0, x1): grid row gr (one channel) interpolated at pixel centres. */
+static void interp_span(const struct render *r, const float *gr, float *o, int x0, int x1)
+{
+	int g = r->g;
+
+	for (int x = x0; x < x1;) {
+		int i = x / g, k = x - i * g, end = (i + 1) * g < x1 ? (i + 1) * g : x1;
+		float a = gr[i], d = gr[i + 1] - a;
+
+		for (; x < end; x++, k++)
+			o[x] = a + r->fk[k] * d;
+	}
 }
 
 /* The rows a segment or blob can touch, for the band index. */
@@ -501,18 +512,13 @@ static void stamp_blob(const struct fundus__scene *s, const struct fundus__blob 
 /* Shades the disc, its cup and any atrophy over the background at one pixel. */
 static void shade_disc(const struct fundus__scene *s, float px, float py, const float *I, float *v)
 {
-	double qx = (px - s->dx) / s->drx, qy = (py - s->dy) / s->dry;
-	double rq = sqrt(qx * qx + qy * qy), a = dm_atan2(qy, qx), h = 1, rho;
-	float e = (float)s->disc_edge, wd, wp = 0, rho_f;
+	double ca, sa, rho = fundus__disc_rho(s, px, py, &ca, &sa);
+	float e = (float)s->disc_edge, wd, wp = 0, rho_f = (float)rho;
 	float U = (float)s->unit;
 
-	for (int k = 0; k < 3; k++)
-		h += s->dh_a[k] * dm_cos((k + 2) * a + s->dh_p[k]);
-	rho = rq / h;
-	rho_f = (float)rho;
 	wd = fundus__smoothstep(1 + e, 1 - e, rho_f);
 	if (s->ppa) {
-		double c = dm_cos(a - s->ppa_ang);
+		double c = ca * s->ppa_c + sa * s->ppa_s;
 		float pw = c > 0 ? (float)(s->ppa_w * dm_pow(c, s->ppa_pow)) : 0;
 
 		if (pw > 0.01f) {
@@ -631,11 +637,7 @@ static void shade_band(struct render *r, int band, float *layers, float *buf)
 				spans[1][1] = w;
 			}
 			for (int k = 0; k < 2; k++)
-				for (int x = spans[k][0]; x < spans[k][1]; x++) {
-					float a = gr[r->gx0[x]], b = gr[r->gx0[x] + 1];
-
-					o[x] = a + r->gfx[x] * (b - a);
-				}
+				interp_span(r, gr, o, spans[k][0], spans[k][1]);
 		}
 
 		/* Stage 2: disc, lesions and vessels, inside the field only. */
@@ -786,8 +788,6 @@ static void render_free(struct render *r)
 	fundus_free(r->scratch);
 	fundus_free(r->grain_a);
 	fundus_free(r->grain_b);
-	fundus_free(r->gx0);
-	fundus_free(r->gfx);
 	fundus_free(r);
 }
 
@@ -804,7 +804,7 @@ int fundus__scene_render(const struct fundus__scene *s, struct fundus_image *img
 	r->img = img;
 	/* Grid step: about a thousand points across, never coarser than the detail
 	 * the grid carries (mottling a few hundredths of a disc diameter). */
-	r->g = (s->w + 1099) / 1100;
+	r->g = (s->w + 899) / 900;
 	if (r->g > s->unit / 60)
 		r->g = (int)(s->unit / 60) > 1 ? (int)(s->unit / 60) : 1;
 	r->gw = s->w / r->g + 2;
@@ -824,24 +824,15 @@ int fundus__scene_render(const struct fundus__scene *s, struct fundus_image *img
 	r->scratch_len =
 	    (size_t)FUNDUS__NLAYERS * s->w * BAND + (size_t)r->gw * NCH + (size_t)s->w * (NCH + 3);
 	r->scratch = fundus_malloc(r->scratch_len * sizeof(float) * (size_t)workers);
-	r->gx0 = fundus_malloc((size_t)s->w * sizeof *r->gx0);
 	r->grain_a = make_grain(s, GA, 1);
 	r->grain_b = make_grain(s, GB, 2);
-	r->gfx = fundus_malloc((size_t)s->w * sizeof *r->gfx);
-	if (!r->grid || !r->slow || !r->scratch || !r->gx0 || !r->gfx || !r->grain_a ||
-	    !r->grain_b) {
+	if (!r->grid || !r->slow || !r->scratch || !r->grain_a || !r->grain_b) {
 		rc = FUNDUS_ENOMEM;
 		goto done;
 	}
-	for (int x = 0; x < s->w; x++) {
-		float gx = (x + 0.5f) / r->g;
-		int i = (int)gx;
-
-		if (i > r->gw - 2)
-			i = r->gw - 2;
-		r->gx0[x] = i;
-		r->gfx[x] = gx - i;
-	}
+	/* Pixel x = i g + k has its centre at grid coordinate i + (k + 0.5) / g. */
+	for (int k = 0; k < r->g; k++)
+		r->fk[k] = (k + 0.5f) / r->g;
 	rc = band_index(r, 0);
 	if (rc == 0)
 		rc = band_index(r, 1);

@@ -208,16 +208,33 @@ static double uni(struct fundus_rng *rng, double lo, double hi)
 	return fundus_rng_range(rng, lo, hi);
 }
 
-double fundus__disc_rho(const struct fundus__scene *s, double x, double y)
+double fundus__disc_rho(const struct fundus__scene *s, double x, double y, double *ca, double *sa)
 {
 	double qx = (x - s->dx) / s->drx, qy = (y - s->dy) / s->dry;
-	double r = sqrt(qx * qx + qy * qy), a, h = 1;
+	double r = sqrt(qx * qx + qy * qy), c, sn, ck, sk, h = 1;
 
-	if (r == 0)
+	if (r == 0) {
+		if (ca)
+			*ca = 1, *sa = 0;
 		return 0;
-	a = dm_atan2(qy, qx);
-	for (int k = 0; k < 3; k++)
-		h += s->dh_a[k] * dm_cos((k + 2) * a + s->dh_p[k]);
+	}
+	/* cos and sin of k times the angle by the angle-addition recurrence. */
+	c = qx / r;
+	sn = qy / r;
+	ck = c;
+	sk = sn;
+	for (int k = 0; k < 4; k++) {
+		double nc = ck * c - sk * sn, ns = sk * c + ck * sn;
+
+		ck = nc;
+		sk = ns;
+		if (k < 3)
+			h += s->dh_a[k] * (ck * s->dh_c[k] - sk * s->dh_s[k]);
+	}
+	if (ca) {
+		*ca = c;
+		*sa = sn;
+	}
 	return r / h;
 }
 
@@ -235,7 +252,7 @@ static void disc_box(struct fundus__scene *s)
 	y1 = y1 > s->h - 1 ? s->h - 1 : y1;
 	for (int y = y0; y <= y1; y++)
 		for (int x = x0; x <= x1; x++)
-			if (fundus__disc_rho(s, x + 0.5, y + 0.5) < 1.0) {
+			if (fundus__disc_rho(s, x + 0.5, y + 0.5, NULL, NULL) < 1.0) {
 				bx0 = x < bx0 ? x : bx0;
 				bx1 = x > bx1 ? x : bx1;
 				by0 = y < by0 ? y : by0;
@@ -336,6 +353,8 @@ static void plan_anatomy(struct fundus__scene *s, const struct fundus_synth_para
 	for (int k = 0; k < 3; k++) {
 		s->dh_a[k] = uni(rng, -0.025, 0.025) / (k + 1);
 		s->dh_p[k] = uni(rng, 0, 2 * PI);
+		s->dh_c[k] = dm_cos(s->dh_p[k]);
+		s->dh_s[k] = dm_sin(s->dh_p[k]);
 	}
 	/* In a right eye the disc is right of the fovea, so the fovea lies to the left. */
 	tdir = s->eye == 'R' ? -1 : 1;
@@ -573,6 +592,8 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	s->ppa = uni(rng, 0, 1) < 0.3;
 	s->ppa_w = uni(rng, 0.12, 0.45);
 	s->ppa_ang = dm_atan2(s->uy, s->ux) + uni(rng, -0.5, 0.5);
+	s->ppa_c = dm_cos(s->ppa_ang);
+	s->ppa_s = dm_sin(s->ppa_ang);
 	s->ppa_pow = uni(rng, 1.0, 3.0);
 	for (int c = 0; c < 3; c++)
 		s->ppa_col[c] =

@@ -88,6 +88,7 @@ struct fundus__scene {
 	enum fundus_synth_quality quality;
 	double dx, dy, drx, dry; /* disc centre and rim semi-axes */
 	double dh_a[3], dh_p[3]; /* rim harmonics 2, 3, 4: amplitude, phase */
+	double dh_c[3], dh_s[3]; /* cosine and sine of the phases */
 	double disc_edge;        /* softness of the rim, fraction of the radius */
 	double ux, uy;           /* unit vector from the disc toward the fovea */
 	double fx, fy;           /* fovea */
@@ -96,6 +97,7 @@ struct fundus__scene {
 	float disc_tex;               /* texture amplitude on the disc */
 	int ppa;                      /* peripapillary atrophy crescent */
 	double ppa_w, ppa_ang, ppa_pow;
+	double ppa_c, ppa_s; /* cosine and sine of ppa_ang */
 	float ppa_col[3];
 	struct fundus_box disc_box;             /* exact, from the rim */
 	int disc_x0, disc_y0, disc_x1, disc_y1; /* pixels the disc shading may touch */
@@ -162,8 +164,12 @@ int fundus__vessels_plan(struct fundus__scene *s, struct fundus_rng *rng, double
 /* Places lesions of the given kinds. */
 int fundus__lesions_plan(struct fundus__scene *s, struct fundus_rng *rng);
 
-/* The rim's normalised radius at a point: below 1 inside the disc. */
-double fundus__disc_rho(const struct fundus__scene *s, double x, double y);
+/*
+ * The rim's normalised radius at a point: below 1 inside the disc. When ca
+ * is not NULL, *ca and *sa get the cosine and sine of the point's angle
+ * around the centre (in the rim ellipse's normalised frame).
+ */
+double fundus__disc_rho(const struct fundus__scene *s, double x, double y, double *ca, double *sa);
 
 /* Paints the planned scene into img (RGB8, s->w x s->h). */
 int fundus__scene_render(const struct fundus__scene *s, struct fundus_image *img,
