@@ -891,11 +891,13 @@ static uint32_t strip_start(const struct tiff_read *r, uint32_t y)
 static int read_strips_contig(struct tiff_read *r, struct fundus__rowsink *sink)
 {
 	struct tiff_priv *p = r->p;
-	tmsize_t ls = TIFFScanlineSize(p->tif);
+	tmsize_t ls;
 	size_t opx = (size_t)fundus_pixfmt_channels(r->d.fmt) * fundus_pixfmt_bytes(r->d.fmt);
 	uint8_t *line, *out;
 	int rc = 0;
 
+	err_reset(p);
+	ls = TIFFScanlineSize(p->tif);
 	if (ls <= 0)
 		return fail(p, "bad scanline size");
 	if ((rc = check_buffer(r, ls, "row")) < 0)
@@ -931,11 +933,13 @@ out:
 static int read_strips_separate(struct tiff_read *r, struct fundus_image *img)
 {
 	struct tiff_priv *p = r->p;
-	tmsize_t ls = TIFFScanlineSize(p->tif);
+	tmsize_t ls;
 	int planes = r->d.colour + r->d.alpha;
 	uint8_t *line;
 	int rc = 0;
 
+	err_reset(p);
+	ls = TIFFScanlineSize(p->tif);
 	if (ls <= 0)
 		return fail(p, "bad scanline size");
 	if ((rc = check_buffer(r, ls, "row")) < 0)
@@ -973,13 +977,16 @@ static int read_tiles(struct tiff_read *r, struct fundus__rowsink *sink)
 	const struct tiff_desc *d = &r->d;
 	int separate = d->planar == PLANARCONFIG_SEPARATE && d->spp > 1;
 	int planes = separate ? d->colour + d->alpha : 1;
-	tmsize_t ts = TIFFTileSize(p->tif), trs = TIFFTileRowSize(p->tif);
+	tmsize_t ts, trs;
 	size_t opx = (size_t)fundus_pixfmt_channels(d->fmt) * fundus_pixfmt_bytes(d->fmt);
 	size_t bstride = (size_t)r->sw * opx, bsize;
 	uint32_t band_rows = d->th < (uint32_t)r->sh ? d->th : (uint32_t)r->sh;
 	uint8_t *tile = NULL, *band = NULL;
 	int rc;
 
+	err_reset(p);
+	ts = TIFFTileSize(p->tif);
+	trs = TIFFTileRowSize(p->tif);
 	if (ts <= 0 || trs <= 0)
 		return fail(p, "bad tile size");
 	if ((rc = check_buffer(r, ts, "tile")) < 0)

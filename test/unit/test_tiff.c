@@ -1067,6 +1067,23 @@ TEST(hostile_files)
 	lim.max_width = 50000;
 	CHECK_INT_EQ(open_read(f, 364, &lim), FUNDUS_ELIMIT);
 	CHECK_STR_CONTAINS(fundus_errmsg(), "limit");
+	/* Thousands of samples per pixel: one tile would be far past the limits. */
+	{
+		struct ent t[] = {
+		    {256, 3, 1, 8},   {257, 3, 1, 8},       {258, 3, 1, 8},  {259, 3, 1, 1},
+		    {262, 3, 1, 1},   {277, 3, 1, 4000},    {322, 3, 1, 16}, {323, 3, 1, 16},
+		    {324, 4, 1, 300}, {325, 4, 1, 1024000},
+		};
+		struct fundus_image_source *src;
+
+		put_ifd(f, 8, t, 10, 0);
+		fundus_image_limits_default(&lim);
+		lim.max_pixels = 1000;
+		CHECK_OK(fundus_image_open_memory(&src, f, 364, &lim));
+		CHECK_INT_EQ(fundus_image_read(src, NULL, &img), FUNDUS_ELIMIT);
+		CHECK_STR_CONTAINS(fundus_errmsg(), "a TIFF tile of 1024000 bytes");
+		fundus_image_close(src);
+	}
 	/* Only a transparency mask: no image. */
 	{
 		struct ent e2[10];
