@@ -11,6 +11,7 @@
 #include "fundus/core.h"
 #include "fundus/file.h"
 #include "fundus/image.h"
+#include "fundus/nn.h"
 #include "fundus/pool.h"
 #include "fundus/record.h"
 #include "fundus/rng.h"

@@ -1,0 +1,476 @@
+/*
+ * Pooling layers: [maxpool] and [avgpool] over windows, and
+ * [globalavgpool] over whole planes.
+ *
+ * Windows follow darknet: padding is the total over both sides, the window
+ * of output (oy, ox) starts at (oy stride - padding/2, ox stride -
+ * padding/2), and pixels outside the input take no part (a max over the
+ * pixels inside, an average over the pixels inside). padding < size, so
+ * every window holds at least one pixel.
+ */
+#include <float.h>
+#include <string.h>
+
+#include "nn/internal.h"
+
+struct pool_spec {
+	int size, stride, padding;
+};
+
+static const struct fundus__key maxpool_keys[] = {
+    FUNDUS__K_INT("size", struct pool_spec, size, 0, 2, 1, FUNDUS_NET_MAX_KERNEL),
+    FUNDUS__K_INT("stride", struct pool_spec, stride, 0, 0, 1, FUNDUS_NET_MAX_KERNEL),
+    FUNDUS__K_INT("padding", struct pool_spec, padding, 0, -1, 0, FUNDUS_NET_MAX_KERNEL),
+    FUNDUS__K_END,
+};
+
+/* Local average pooling: padding defaults to none. */
+static const struct fundus__key avgpool_keys[] = {
+    FUNDUS__K_INT("size", struct pool_spec, size, 1, 2, 1, FUNDUS_NET_MAX_KERNEL),
+    FUNDUS__K_INT("stride", struct pool_spec, stride, 0, 0, 1, FUNDUS_NET_MAX_KERNEL),
+    FUNDUS__K_INT("padding", struct pool_spec, padding, 0, 0, 0, FUNDUS_NET_MAX_KERNEL),
+    FUNDUS__K_END,
+};
+
+/* Fills in the defaults that depend on other keys; checks the padding. */
+static int pool_build(struct fundus_net *net, struct fundus__layer *l)
+{
+	struct pool_spec *sp = l->spec;
+
+	if (sp->stride == 0)
+		sp->stride = sp->size;
+	if (sp->padding < 0)
+		sp->padding = sp->size - 1;
+	if (sp->padding >= sp->size)
+		return fundus_error_set(FUNDUS_EFORMAT,
+					"line %d: [%s]: padding %d must be less than size %d",
+					l->line, l->type->name, sp->padding, sp->size);
+	l->channels = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	return 0;
+}
+
+static int pool_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
+		      const int *in_w, int *h, int *w)
+{
+	const struct pool_spec *sp = l->spec;
+
+	if (in_h[0] + sp->padding < sp->size || in_w[0] + sp->padding < sp->size)
+		return fundus_error_set(FUNDUS_EINVAL,
+					"layer %d [%s] (line %d): input %dx%d is smaller than the "
+					"window (%d)",
+					l->index, l->type->name, l->line, in_w[0], in_h[0],
+					sp->size);
+	*h = (in_h[0] + sp->padding - sp->size) / sp->stride + 1;
+	*w = (in_w[0] + sp->padding - sp->size) / sp->stride + 1;
+	return 0;
+}
+
+/* Max pooling remembers where each maximum came from, for backward. */
+static void maxpool_state(const struct fundus_nn_ctx *ctx, const struct fundus__layer *l, size_t *z,
+			  size_t *stats, size_t *idx)
+{
+	if (ctx->training)
+		*idx = ctx->st[l->index].count;
+}
+
+struct pool_job {
+	struct fundus_nn_ctx *ctx;
+	const struct fundus__layer *l;
+};
+
+/* The valid window range [lo, hi) along one axis for output o. */
+static void window(int o, int stride, int offset, int size, int n, int *lo, int *hi)
+{
+	int start = o * stride + offset;
+
+	*lo = start < 0 ? 0 : start;
+	*hi = start + size > n ? n : start + size;
+}
+
+/* Max pooling of whole channels [b, e). */
+static void maxpool_fwd_range(void *arg, size_t b, size_t e, int worker)
+{
+	const struct pool_job *j = arg;
+	const struct pool_spec *sp = j->l->spec;
+	const struct fundus__state *in = fundus__in(j->ctx, j->l, 0);
+	struct fundus__state *s = &j->ctx->st[j->l->index];
+	int off = -sp->padding / 2, B = j->ctx->p.batch;
+
+	for (size_t c = b; c < e; c++)
+		for (int bi = 0; bi < B; bi++) {
+			size_t ib = c * in->plane + (size_t)bi * in->h * in->w;
+			size_t ob = c * s->plane + (size_t)bi * s->h * s->w;
+
+			for (int oy = 0; oy < s->h; oy++) {
+				int y0, y1;
+
+				window(oy, sp->stride, off, sp->size, in->h, &y0, &y1);
+				for (int ox = 0; ox < s->w; ox++) {
+					int x0, x1;
+					float best = -FLT_MAX;
+					size_t at = 0;
+
+					window(ox, sp->stride, off, sp->size, in->w, &x0, &x1);
+					for (int iy = y0; iy < y1; iy++)
+						for (int ix = x0; ix < x1; ix++) {
+							size_t k = ib + (size_t)iy * in->w + ix;
+
+							if (in->y[k] > best ||
+							    (iy == y0 && ix == x0)) {
+								best = in->y[k];
+								at = k;
+							}
+						}
+					s->y[ob + (size_t)oy * s->w + ox] = best;
+					if (s->idx)
+						s->idx[ob + (size_t)oy * s->w + ox] =
+						    (int32_t)(at - c * in->plane);
+				}
+			}
+		}
+}
+
+static void maxpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	struct pool_job j = {ctx, l};
+
+	fundus__parallel(ctx, (size_t)l->channels, maxpool_fwd_range, &j);
+}
+
+/* Routes the gradient of channels [b, e) to where the maxima were. */
+static void maxpool_bwd_range(void *arg, size_t b, size_t e, int worker)
+{
+	const struct pool_job *j = arg;
+	struct fundus__state *in = fundus__in_mut(j->ctx, j->l, 0);
+	const struct fundus__state *s = &j->ctx->st[j->l->index];
+
+	for (size_t c = b; c < e; c++) {
+		float *dx = in->dy + c * in->plane;
+		const float *dy = s->dy + c * s->plane;
+		const int32_t *idx = s->idx + c * s->plane;
+
+		for (size_t i = 0; i < s->plane; i++)
+			dx[idx[i]] += dy[i];
+	}
+}
+
+static void maxpool_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	struct pool_job j = {ctx, l};
+
+	if (fundus__in(ctx, l, 0)->dy)
+		fundus__parallel(ctx, (size_t)l->channels, maxpool_bwd_range, &j);
+}
+
+/*
+ * Reference max pooling: the first largest value of each window, in row
+ * order; backward finds it again.
+ */
+static void maxpool_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l, int backward)
+{
+	const struct pool_spec *sp = l->spec;
+	struct fundus__state *in = fundus__in_mut(ctx, l, 0), *s = &ctx->st[l->index];
+	int off = -sp->padding / 2;
+
+	if (backward && in->dy == NULL)
+		return;
+	for (int c = 0; c < s->c; c++)
+		for (int b = 0; b < ctx->p.batch; b++)
+			for (int oy = 0; oy < s->h; oy++)
+				for (int ox = 0; ox < s->w; ox++) {
+					size_t best = 0, o;
+					int found = 0;
+
+					for (int ky = 0; ky < sp->size; ky++)
+						for (int kx = 0; kx < sp->size; kx++) {
+							int iy = oy * sp->stride + off + ky;
+							int ix = ox * sp->stride + off + kx;
+							size_t k;
+
+							if (iy < 0 || iy >= in->h || ix < 0 ||
+							    ix >= in->w)
+								continue;
+							k = (size_t)c * in->plane +
+							    ((size_t)b * in->h + iy) * in->w + ix;
+							if (!found || in->y[k] > in->y[best]) {
+								best = k;
+								found = 1;
+							}
+						}
+					o = (size_t)c * s->plane + ((size_t)b * s->h + oy) * s->w +
+					    ox;
+					if (backward)
+						in->dy[best] += s->dy[o];
+					else
+						s->y[o] = in->y[best];
+				}
+}
+
+static void maxpool_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	maxpool_ref(ctx, l, 0);
+}
+
+static void maxpool_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	maxpool_ref(ctx, l, 1);
+}
+
+/* Average pooling (local windows) of whole channels [b, e); backward when asked. */
+static void avgpool_range(const struct pool_job *j, size_t b, size_t e, int backward)
+{
+	const struct pool_spec *sp = j->l->spec;
+	struct fundus__state *in = fundus__in_mut(j->ctx, j->l, 0);
+	struct fundus__state *s = &j->ctx->st[j->l->index];
+	int off = -sp->padding / 2, B = j->ctx->p.batch;
+
+	for (size_t c = b; c < e; c++)
+		for (int bi = 0; bi < B; bi++) {
+			size_t ib = c * in->plane + (size_t)bi * in->h * in->w;
+			size_t ob = c * s->plane + (size_t)bi * s->h * s->w;
+
+			for (int oy = 0; oy < s->h; oy++) {
+				int y0, y1;
+
+				window(oy, sp->stride, off, sp->size, in->h, &y0, &y1);
+				for (int ox = 0; ox < s->w; ox++) {
+					int x0, x1;
+					size_t o = ob + (size_t)oy * s->w + ox;
+					float sum = 0, inv;
+
+					window(ox, sp->stride, off, sp->size, in->w, &x0, &x1);
+					inv = 1.0f / (float)((y1 - y0) * (x1 - x0));
+					for (int iy = y0; iy < y1; iy++)
+						for (int ix = x0; ix < x1; ix++) {
+							size_t k = ib + (size_t)iy * in->w + ix;
+
+							if (backward)
+								in->dy[k] += s->dy[o] * inv;
+							else
+								sum += in->y[k];
+						}
+					if (!backward)
+						s->y[o] = sum * inv;
+				}
+			}
+		}
+}
+
+static void avgpool_fwd_range(void *arg, size_t b, size_t e, int worker)
+{
+	avgpool_range(arg, b, e, 0);
+}
+
+static void avgpool_bwd_range(void *arg, size_t b, size_t e, int worker)
+{
+	avgpool_range(arg, b, e, 1);
+}
+
+static void avgpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	struct pool_job j = {ctx, l};
+
+	fundus__parallel(ctx, (size_t)l->channels, avgpool_fwd_range, &j);
+}
+
+static void avgpool_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	struct pool_job j = {ctx, l};
+
+	if (fundus__in(ctx, l, 0)->dy)
+		fundus__parallel(ctx, (size_t)l->channels, avgpool_bwd_range, &j);
+}
+
+/* Reference average pooling: the mean of the pixels inside each window, in double. */
+static void avgpool_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l, int backward)
+{
+	const struct pool_spec *sp = l->spec;
+	struct fundus__state *in = fundus__in_mut(ctx, l, 0), *s = &ctx->st[l->index];
+	int off = -sp->padding / 2;
+
+	if (backward && in->dy == NULL)
+		return;
+	for (int c = 0; c < s->c; c++)
+		for (int b = 0; b < ctx->p.batch; b++)
+			for (int oy = 0; oy < s->h; oy++)
+				for (int ox = 0; ox < s->w; ox++) {
+					size_t o = (size_t)c * s->plane +
+						   ((size_t)b * s->h + oy) * s->w + ox;
+					double sum = 0;
+					int n = 0;
+
+					for (int pass = 0; pass < 2; pass++)
+						for (int ky = 0; ky < sp->size; ky++)
+							for (int kx = 0; kx < sp->size; kx++) {
+								int iy = oy * sp->stride + off + ky;
+								int ix = ox * sp->stride + off + kx;
+								size_t k;
+
+								if (iy < 0 || iy >= in->h ||
+								    ix < 0 || ix >= in->w)
+									continue;
+								k = (size_t)c * in->plane +
+								    ((size_t)b * in->h + iy) *
+									in->w +
+								    ix;
+								if (pass == 0)
+									n++, sum += in->y[k];
+								else if (backward)
+									in->dy[k] +=
+									    (float)(s->dy[o] / n);
+							}
+					if (!backward)
+						s->y[o] = (float)(sum / n);
+				}
+}
+
+static void avgpool_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	avgpool_ref(ctx, l, 0);
+}
+
+static void avgpool_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	avgpool_ref(ctx, l, 1);
+}
+
+/* [globalavgpool]: one value per channel and image. */
+static const struct fundus__key gap_keys[] = {FUNDUS__K_END};
+
+static int gap_build(struct fundus_net *net, struct fundus__layer *l)
+{
+	l->channels = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	return 0;
+}
+
+static int gap_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
+		     const int *in_w, int *h, int *w)
+{
+	*h = *w = 1;
+	return 0;
+}
+
+/* Global average of channels [b, e); backward spreads the gradient evenly. */
+static void gap_range(const struct pool_job *j, size_t b, size_t e, int backward)
+{
+	struct fundus__state *in = fundus__in_mut(j->ctx, j->l, 0);
+	struct fundus__state *s = &j->ctx->st[j->l->index];
+	size_t hw = (size_t)in->h * (size_t)in->w;
+
+	for (size_t c = b; c < e; c++)
+		for (int bi = 0; bi < j->ctx->p.batch; bi++) {
+			size_t ib = c * in->plane + (size_t)bi * hw, o = c * s->plane + (size_t)bi;
+
+			if (backward) {
+				float g = s->dy[o] / (float)hw;
+
+				for (size_t i = 0; i < hw; i++)
+					in->dy[ib + i] += g;
+			} else {
+				double sum = 0;
+
+				for (size_t i = 0; i < hw; i++)
+					sum += in->y[ib + i];
+				s->y[o] = (float)(sum / (double)hw);
+			}
+		}
+}
+
+static void gap_fwd_range(void *arg, size_t b, size_t e, int worker)
+{
+	gap_range(arg, b, e, 0);
+}
+
+static void gap_bwd_range(void *arg, size_t b, size_t e, int worker)
+{
+	gap_range(arg, b, e, 1);
+}
+
+static void gap_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	struct pool_job j = {ctx, l};
+
+	fundus__parallel(ctx, (size_t)l->channels, gap_fwd_range, &j);
+}
+
+static void gap_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	struct pool_job j = {ctx, l};
+
+	if (fundus__in(ctx, l, 0)->dy)
+		fundus__parallel(ctx, (size_t)l->channels, gap_bwd_range, &j);
+}
+
+/* Reference global average: sums in the plain order. */
+static void gap_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	const struct fundus__state *in = fundus__in(ctx, l, 0);
+	struct fundus__state *s = &ctx->st[l->index];
+
+	for (int c = 0; c < s->c; c++)
+		for (int b = 0; b < ctx->p.batch; b++) {
+			double sum = 0;
+
+			for (int y = 0; y < in->h; y++)
+				for (int x = 0; x < in->w; x++)
+					sum += in->y[(size_t)c * in->plane +
+						     ((size_t)b * in->h + y) * in->w + x];
+			s->y[(size_t)c * s->plane + b] = (float)(sum / (in->h * in->w));
+		}
+}
+
+static void gap_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+{
+	struct fundus__state *in = fundus__in_mut(ctx, l, 0);
+	const struct fundus__state *s = &ctx->st[l->index];
+
+	if (in->dy == NULL)
+		return;
+	for (int c = 0; c < s->c; c++)
+		for (int b = 0; b < ctx->p.batch; b++)
+			for (int y = 0; y < in->h; y++)
+				for (int x = 0; x < in->w; x++)
+					in->dy[(size_t)c * in->plane +
+					       ((size_t)b * in->h + y) * in->w + x] +=
+					    (float)((double)s->dy[(size_t)c * s->plane + b] /
+						    (in->h * in->w));
+}
+
+const struct fundus__layer_type fundus__maxpool_type = {
+    .name = "maxpool",
+    .prefix = "maxpool",
+    .keys = maxpool_keys,
+    .spec_size = sizeof(struct pool_spec),
+    .build = pool_build,
+    .shape = pool_shape,
+    .state = maxpool_state,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+    .forward_ref = maxpool_forward_ref,
+    .backward_ref = maxpool_backward_ref,
+};
+
+const struct fundus__layer_type fundus__avgpool_type = {
+    .name = "avgpool",
+    .prefix = "avgpool",
+    .keys = avgpool_keys,
+    .spec_size = sizeof(struct pool_spec),
+    .build = pool_build,
+    .shape = pool_shape,
+    .forward = avgpool_forward,
+    .backward = avgpool_backward,
+    .forward_ref = avgpool_forward_ref,
+    .backward_ref = avgpool_backward_ref,
+};
+
+const struct fundus__layer_type fundus__gap_type = {
+    .name = "globalavgpool",
+    .prefix = "gap",
+    .keys = gap_keys,
+    .build = gap_build,
+    .shape = gap_shape,
+    .forward = gap_forward,
+    .backward = gap_backward,
+    .forward_ref = gap_forward_ref,
+    .backward_ref = gap_backward_ref,
+};
