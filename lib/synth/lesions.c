@@ -20,14 +20,43 @@ struct placer {
 	double U;
 };
 
-/* Adds a blob if its centre is inside the field; returns 1 when added. */
-static int add(struct placer *pl, double x, double y, double rx, double ry, double ang, double edge,
-	       double amp, double dome, double wamp, int layer, int *rc)
+/* How a kind of spot looks: the ranges add() draws from. */
+struct look {
+	double aspect_lo, aspect_hi; /* ry / rx */
+	double edge;                 /* softness of the edge, fraction of the radius */
+	double amp_lo, amp_hi;       /* density at the centre */
+	double dome;                 /* 0 flat to 1 fading toward the edge */
+	double wamp_lo, wamp_hi;     /* irregularity of the edge */
+	int layer;
+};
+
+static const struct look microaneurysm = {1, 1, 0.25, 0.6, 0.95, 0, 0.05, 0.05, FUNDUS__L_HAEM};
+static const struct look blot = {0.7, 1, 0.25, 0.55, 0.95, 0.3, 0.15, 0.15, FUNDUS__L_HAEM};
+static const struct look flame = {0.22, 0.4, 0.5, 0.5, 0.85, 0.5, 0.1, 0.1, FUNDUS__L_HAEM};
+static const struct look exudate = {0.6, 1, 0.25, 0.6, 1, 0.3, 0.1, 0.3, FUNDUS__L_EXUDATE};
+static const struct look cotton = {0.5, 0.9, 0.7, 0.35, 0.7, 1, 0.25, 0.25, FUNDUS__L_COTTON};
+static const struct look druse = {0.8, 1, 0.5, 0.4, 0.85, 1, 0.1, 0.1, FUNDUS__L_DRUSEN};
+
+/*
+ * Adds a spot of radius rx at (x, y), turned by ang (NAN: at random), if its
+ * centre is inside the field; returns 1 when added. The random draws come
+ * one per statement, in a fixed order: C leaves the order of the arguments
+ * of a call unspecified, and compilers differ.
+ */
+static int add(struct placer *pl, double x, double y, double rx, double ang, const struct look *k,
+	       int *rc)
 {
 	struct fundus__scene *s = pl->s;
 	struct fundus__blob b;
 	double ex = x - s->cx, ey = y - s->cy;
+	double ry = rx * fundus_rng_range(pl->rng, k->aspect_lo, k->aspect_hi);
+	double amp = fundus_rng_range(pl->rng, k->amp_lo, k->amp_hi);
+	double wamp = fundus_rng_range(pl->rng, k->wamp_lo, k->wamp_hi);
+	double edge = k->edge, dome = k->dome;
+	int layer = k->layer;
 
+	if (isnan(ang))
+		ang = fundus_rng_range(pl->rng, 0, PI);
 	if (*rc < 0 || ex * ex + ey * ey > 0.96 * 0.96 * s->R * s->R || rx < 0.2 || ry < 0.2)
 		return 0;
 	b.x = (float)x;
@@ -40,13 +69,13 @@ static int add(struct placer *pl, double x, double y, double rx, double ry, doub
 	b.edge = (float)fmax(edge, s->blur / fmin(rx, ry));
 	b.amp = (float)amp;
 	b.dome = (float)dome;
-	for (int k = 0; k < 2; k++) {
+	for (int w = 0; w < 2; w++) {
 		double f = fundus_rng_range(pl->rng, 1.5, 4.5),
 		       a = fundus_rng_range(pl->rng, 0, 2 * PI);
 
-		b.wk[k][0] = (float)(f * dm_cos(a));
-		b.wk[k][1] = (float)(f * dm_sin(a));
-		b.wk[k][2] = (float)fundus_rng_range(pl->rng, 0, 2 * PI);
+		b.wk[w][0] = (float)(f * dm_cos(a));
+		b.wk[w][1] = (float)(f * dm_sin(a));
+		b.wk[w][2] = (float)fundus_rng_range(pl->rng, 0, 2 * PI);
 	}
 	b.wamp = (float)wamp;
 	b.layer = (uint8_t)layer;
@@ -82,9 +111,7 @@ static int diabetic(struct placer *pl)
 		double r = U * fundus_rng_range(rng, 0.006, 0.014);
 
 		near(pl, s->fx, s->fy, 1.3 * U, &x, &y);
-		s->n_microaneurysms +=
-		    add(pl, x, y, r, r, 0, 0.25, fundus_rng_range(rng, 0.6, 0.95), 0, 0.05,
-			FUNDUS__L_HAEM, &rc);
+		s->n_microaneurysms += add(pl, x, y, r, 0, &microaneurysm, &rc);
 	}
 	/* Dot and blot haemorrhages. */
 	n = (int)(sev * fundus_rng_range(rng, 0, 16));
@@ -92,9 +119,7 @@ static int diabetic(struct placer *pl)
 		double r = logsize(pl, 0.02 * U, 0.14 * U);
 
 		near(pl, s->fx, s->fy, 1.8 * U, &x, &y);
-		s->n_haemorrhages += add(
-		    pl, x, y, r, r * fundus_rng_range(rng, 0.7, 1.0), fundus_rng_range(rng, 0, PI),
-		    0.25, fundus_rng_range(rng, 0.55, 0.95), 0.3, 0.15, FUNDUS__L_HAEM, &rc);
+		s->n_haemorrhages += add(pl, x, y, r, NAN, &blot, &rc);
 	}
 	/* Flame haemorrhages lie along the nerve fibres, which run toward the disc. */
 	n = fundus_rng_uniform(rng) < sev ? (int)fundus_rng_below(rng, 5) : 0;
@@ -105,9 +130,7 @@ static int diabetic(struct placer *pl)
 
 		x = s->dx + d * dm_cos(a);
 		y = s->dy + d * dm_sin(a);
-		s->n_haemorrhages +=
-		    add(pl, x, y, len, len / fundus_rng_range(rng, 2.5, 4.5), a, 0.5,
-			fundus_rng_range(rng, 0.5, 0.85), 0.5, 0.1, FUNDUS__L_HAEM, &rc);
+		s->n_haemorrhages += add(pl, x, y, len, a, &flame, &rc);
 	}
 	/* Hard exudates, in clumps and circinate rings around the macula. */
 	if (fundus_rng_uniform(rng) < 0.75) {
@@ -118,12 +141,17 @@ static int diabetic(struct placer *pl)
 			double d = U * fundus_rng_range(rng, 0.2, 2.3);
 			double cx = s->fx + d * dm_cos(a), cy = s->fy + d * dm_sin(a);
 			int ring = fundus_rng_uniform(rng) < 0.35;
+			/* In severe eyes, a mass: spots packed until they run together. */
+			int mass = !ring && fundus_rng_uniform(rng) < 0.4 * sev;
 			double ringr = U * fundus_rng_range(rng, 0.3, 0.8);
-			double spread = U * fundus_rng_range(rng, 0.1, 0.45);
-			int spots = 4 + (int)(sev * fundus_rng_range(rng, 5, 70));
+			double spread = U * (mass ? fundus_rng_range(rng, 0.12, 0.3)
+						  : fundus_rng_range(rng, 0.1, 0.45));
+			int spots = mass ? 50 + (int)fundus_rng_below(rng, 100)
+					 : 4 + (int)(sev * fundus_rng_range(rng, 5, 70));
 
 			for (int i = 0; i < spots; i++) {
-				double r = logsize(pl, 0.006 * U, 0.04 * U);
+				double r = mass ? logsize(pl, 0.01 * U, 0.055 * U)
+						: logsize(pl, 0.006 * U, 0.04 * U);
 
 				if (fundus_rng_uniform(rng) < 0.03)
 					r = U * fundus_rng_range(rng, 0.05, 0.12); /* a plaque */
@@ -136,11 +164,7 @@ static int diabetic(struct placer *pl)
 				} else {
 					near(pl, cx, cy, spread, &x, &y);
 				}
-				s->n_exudates +=
-				    add(pl, x, y, r, r * fundus_rng_range(rng, 0.6, 1),
-					fundus_rng_range(rng, 0, PI), 0.25,
-					fundus_rng_range(rng, 0.6, 1), 0.3,
-					fundus_rng_range(rng, 0.1, 0.3), FUNDUS__L_EXUDATE, &rc);
+				s->n_exudates += add(pl, x, y, r, NAN, &exudate, &rc);
 			}
 		}
 	}
@@ -148,18 +172,14 @@ static int diabetic(struct placer *pl)
 	if (fundus_rng_uniform(rng) < 0.4 * sev) {
 		n = 1 + (int)fundus_rng_below(rng, 4);
 		for (int i = 0; i < n; i++) {
-			double a =
-			    dm_atan2(s->uy, s->ux) + (fundus_rng_uniform(rng) < 0.5 ? 1 : -1) *
-							 fundus_rng_range(rng, 0.5, 1.4);
+			double side = fundus_rng_uniform(rng) < 0.5 ? 1 : -1;
+			double a = dm_atan2(s->uy, s->ux) + side * fundus_rng_range(rng, 0.5, 1.4);
 			double d = U * fundus_rng_range(rng, 0.9, 2.4),
 			       r = U * fundus_rng_range(rng, 0.07, 0.2);
 
 			x = s->dx + d * dm_cos(a);
 			y = s->dy + d * dm_sin(a);
-			s->n_cotton_wool +=
-			    add(pl, x, y, r, r * fundus_rng_range(rng, 0.5, 0.9),
-				fundus_rng_range(rng, 0, PI), 0.7, fundus_rng_range(rng, 0.35, 0.7),
-				1, 0.25, FUNDUS__L_COTTON, &rc);
+			s->n_cotton_wool += add(pl, x, y, r, NAN, &cotton, &rc);
 		}
 	}
 	return rc;
@@ -179,9 +199,7 @@ static int drusen(struct placer *pl)
 		if (fundus_rng_uniform(rng) < 0.05)
 			r = U * fundus_rng_range(rng, 0.05, 0.09); /* confluent */
 		near(pl, s->fx, s->fy, spread, &x, &y);
-		s->n_drusen += add(pl, x, y, r, r * fundus_rng_range(rng, 0.8, 1),
-				   fundus_rng_range(rng, 0, PI), 0.5,
-				   fundus_rng_range(rng, 0.4, 0.85), 1, 0.1, FUNDUS__L_DRUSEN, &rc);
+		s->n_drusen += add(pl, x, y, r, NAN, &druse, &rc);
 	}
 	return rc;
 }

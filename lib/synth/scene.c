@@ -314,8 +314,8 @@ static void plan_camera(struct fundus__scene *s, const struct fundus_synth_param
 	s->fov_edge = s->R * uni(rng, 0.002, 0.006) + 0.6;
 	s->chroma = uni(rng, -0.002, 0.002);
 	s->notch = fundus_rng_uniform(rng) < (cam ? cam->notch : 0.4);
-	s->notch_ang = (cam ? cam->notch_ang : (fundus_rng_uniform(rng) < 0.5 ? -0.75 : 0.75)) +
-		       uni(rng, -0.1, 0.1);
+	s->notch_ang = cam ? cam->notch_ang : (fundus_rng_uniform(rng) < 0.5 ? -0.75 : 0.75);
+	s->notch_ang += uni(rng, -0.1, 0.1);
 	s->notch_half = s->R * uni(rng, 0.012, 0.025);
 	s->notch_out = s->R * uni(rng, 0.01, 0.025);
 	/* A notch on a cut circle must fall inside the frame. */
@@ -358,7 +358,8 @@ static void plan_anatomy(struct fundus__scene *s, const struct fundus_synth_para
 	}
 	/* In a right eye the disc is right of the fovea, so the fovea lies to the left. */
 	tdir = s->eye == 'R' ? -1 : 1;
-	alpha = uni(rng, 0.04, 0.2) + normal(rng, 0, 0.06, -0.15, 0.15);
+	alpha = uni(rng, 0.04, 0.2);
+	alpha += normal(rng, 0, 0.06, -0.15, 0.15);
 	s->ux = tdir * dm_cos(alpha);
 	s->uy = dm_sin(alpha);
 	dist = s->unit * uni(rng, 2.2, 2.8);
@@ -536,7 +537,11 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	s->grain = (float)(s->quality == FUNDUS_SYNTH_QUALITY_HAZY ? uni(rng, 0.01, 0.025)
 								   : uni(rng, 0.02, 0.06));
 	f = (1 - pg) * (1 - pg);
-	s->choroid = (float)(f * uni(rng, 0, 1) * (uni(rng, 0, 1) < 0.4 ? 1 : 0.2));
+	{
+		double strength = uni(rng, 0, 1), often = uni(rng, 0, 1) < 0.4 ? 1 : 0.2;
+
+		s->choroid = (float)(f * strength * often);
+	}
 	s->choroid_scale = (float)uni(rng, 0.7, 1.4);
 	s->nfl = (float)uni(rng, 0, 0.08);
 	/* The macula is darker, mostly in green and blue (macular pigment). */
@@ -566,12 +571,18 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	{
 		double rim[3], cup[3];
 
-		rim[0] = s->base[0] * uni(rng, 1.4, 1.9) + uni(rng, 0.15, 0.35);
-		rim[1] = s->base[1] * uni(rng, 1.4, 2.0) + uni(rng, 0.04, 0.14);
-		rim[2] = s->base[2] * uni(rng, 1.3, 2.2) + uni(rng, 0.0, 0.03);
+		/* One draw per statement: the order of two calls in one expression is
+		 * unspecified in C, and compilers differ. */
+		rim[0] = s->base[0] * uni(rng, 1.4, 1.9);
+		rim[0] += uni(rng, 0.15, 0.35);
+		rim[1] = s->base[1] * uni(rng, 1.4, 2.0);
+		rim[1] += uni(rng, 0.04, 0.14);
+		rim[2] = s->base[2] * uni(rng, 1.3, 2.2);
+		rim[2] += uni(rng, 0.0, 0.03);
 		cup[0] = rim[0] * uni(rng, 1.05, 1.25);
 		cup[1] = rim[1] * uni(rng, 1.5, 2.0);
-		cup[2] = rim[2] * uni(rng, 1.5, 3.0) + uni(rng, 0.01, 0.06);
+		cup[2] = rim[2] * uni(rng, 1.5, 3.0);
+		cup[2] += uni(rng, 0.01, 0.06);
 		for (int c = 0; c < 3; c++) {
 			s->rim_col[c] = (float)(s->base[c] + contrast * (rim[c] - s->base[c]));
 			s->cup_col[c] = (float)(s->base[c] + contrast * (cup[c] - s->base[c]));

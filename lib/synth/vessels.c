@@ -215,7 +215,7 @@ static int grow(struct grower *g, struct vessel *v)
 	double U = g->U, lk = 0.3 * U, ksd = g->tort * 0.45 / U;
 	/* Vessels that feed the macula thin out fast toward the fovea. */
 	double taper = U * (v->mode == M_MACULAR ? fundus_rng_range(rng, 1.2, 2)
-						 : fundus_rng_range(rng, 8, 14));
+						 : fundus_rng_range(rng, 5, 9));
 	int rc;
 
 	/* Veins and small vessels wind more. */
@@ -350,7 +350,7 @@ int fundus__vessels_plan(struct fundus__scene *s, struct fundus_rng *rng, double
 	g->fovea_a = fa;
 	for (int layer = FUNDUS__L_ARTERY; layer <= FUNDUS__L_VEIN; layer++) {
 		int vein = layer == FUNDUS__L_VEIN;
-		double rmain = U * (vein ? 0.042 : 0.031) * fundus_rng_range(rng, 0.88, 1.12);
+		double rmain = U * (vein ? 0.037 : 0.027) * fundus_rng_range(rng, 0.88, 1.12);
 		/* The central vessels surface just nasal of the cup's centre. */
 		double oa = -fundus_rng_range(rng, 0.0, 0.2) * s->drx + (vein ? 0.03 : -0.03) * U;
 		double ob = fundus_rng_range(rng, -0.1, 0.1) * s->dry;
