@@ -605,7 +605,7 @@ static void plan_colours(struct fundus__scene *s, const struct fundus_synth_para
 	s->ppa_ang = dm_atan2(s->uy, s->ux) + uni(rng, -0.5, 0.5);
 	s->ppa_c = dm_cos(s->ppa_ang);
 	s->ppa_s = dm_sin(s->ppa_ang);
-	s->ppa_pow = uni(rng, 1.0, 3.0);
+	s->ppa_pow = uni(rng, 2.0, 6.0);
 	for (int c = 0; c < 3; c++)
 		s->ppa_col[c] =
 		    (float)(s->base[c] + uni(rng, 0.35, 0.7) * (s->rim_col[c] - s->base[c]));

@@ -155,7 +155,7 @@ static void branch(struct grower *g, struct vessel *v)
 		c.mode = M_ARCADE;
 	} else if (v->mode == M_ARCADE) {
 		inner = fundus_rng_uniform(rng) < 0.5;
-		beta = inner ? fundus_rng_range(rng, 0.2, 0.42) : fundus_rng_range(rng, 0.3, 0.62);
+		beta = inner ? fundus_rng_range(rng, 0.2, 0.42) : fundus_rng_range(rng, 0.35, 0.7);
 		c.mode = M_FREE;
 		if (inner) {
 			double px = v->x - g->s->dx, py = v->y - g->s->dy;
@@ -200,9 +200,9 @@ static void branch(struct grower *g, struct vessel *v)
 		  : c.mode == M_RAPHE  ? 1.0
 		  : c.mode == M_ARCADE ? v->steer
 				       : 0.8;
-	c.next_branch = g->U * fundus_rng_range(rng, 0.2, 0.6);
-	v->next_branch = v->len + g->U * (v->depth == 0 ? fundus_rng_range(rng, 0.3, 0.8)
-							: fundus_rng_range(rng, 0.2, 0.65));
+	c.next_branch = g->U * fundus_rng_range(rng, 0.15, 0.45);
+	v->next_branch = v->len + g->U * (v->depth == 0 ? fundus_rng_range(rng, 0.2, 0.5)
+							: fundus_rng_range(rng, 0.15, 0.45));
 	if (c.depth <= MAX_DEPTH && c.r >= g->rmin)
 		push(g, &c);
 }
@@ -215,7 +215,7 @@ static int grow(struct grower *g, struct vessel *v)
 	double U = g->U, lk = 0.3 * U, ksd = g->tort * 0.45 / U;
 	/* Vessels that feed the macula thin out fast toward the fovea. */
 	double taper = U * (v->mode == M_MACULAR ? fundus_rng_range(rng, 1.2, 2)
-						 : fundus_rng_range(rng, 5, 9));
+						 : fundus_rng_range(rng, 7, 12));
 	int rc;
 
 	/* Veins and small vessels wind more. */
@@ -266,7 +266,7 @@ static int grow(struct grower *g, struct vessel *v)
 		/* Thin vessels absorb less, and fade out where they end. */
 		seg.opacity =
 		    (float)(1 - dm_exp(-v->r / (0.009 * U))) *
-		    fundus__smoothstep((float)g->rmin, (float)(2.5 * g->rmin), (float)v->r);
+		    fundus__smoothstep((float)g->rmin, (float)(1.6 * g->rmin), (float)v->r);
 		/* Vessels that leave the disc surface from its depth: fade them in. */
 		if (v->depth == 0)
 			seg.opacity *= fundus__smoothstep(0, (float)(0.12 * U), (float)v->len);
@@ -342,7 +342,7 @@ int fundus__vessels_plan(struct fundus__scene *s, struct fundus_rng *rng, double
 		g->nx = -g->nx;
 		g->ny = -g->ny;
 	}
-	g->rmin = fmax(0.0045 * U, 0.3);
+	g->rmin = fmax(0.0038 * U, 0.3);
 	g->faz = U * fundus_rng_range(rng, 0.25, 0.4);
 	g->tort = tortuosity;
 	g->reflex = fundus_rng_uniform(rng) < 0.7 ? fundus_rng_range(rng, 0.03, 0.2) : 0;

@@ -75,8 +75,8 @@ TEST(pixels_pinned)
 		for (int x = 0; x < img->width * 3; x++)
 			h = (h ^ img->data[(size_t)y * img->stride + x]) * 1099511628211ULL;
 	fundus_image_free(img);
-	CHECK(h == UINT64_C(0xe9933cd9d410cb5e));
-	if (h != UINT64_C(0xe9933cd9d410cb5e))
+	CHECK(h == UINT64_C(0x9d598b4ae3aa6d72));
+	if (h != UINT64_C(0x9d598b4ae3aa6d72))
 		printf("checksum of seed 7, 160x120: %016llx\n", (unsigned long long)h);
 }
 
