@@ -138,7 +138,7 @@ int fundus_image_convert(const struct fundus_image *src, enum fundus_pixfmt fmt,
 		uint8_t *d = dst->data + (size_t)y * dst->stride;
 
 		for (int x = 0; x < src->width; x++, s += sc * sb, d += dc * db) {
-			unsigned v[4], o[4];
+			unsigned v[4] = {0}, o[4] = {0};
 			int scol = sc >= 3, dcol = dc >= 3;
 
 			/* The fast, common 8-bit cases stay exact and cheap. */
