@@ -15,6 +15,12 @@
 #include "fundus/image.h"
 
 struct fundus_image_source;
+struct cJSON;
+
+/* Flags of the meta entry. */
+enum {
+	FUNDUS__META_PHI = 1, /* also the fields that identify a patient (name, ID, birth date) */
+};
 
 struct fundus__codec {
 	const char *name;
@@ -36,6 +42,23 @@ struct fundus__codec {
 	/* Encoder, or NULL when the codec cannot write. */
 	int (*encode)(const struct fundus_image *img, const struct fundus_save_options *so,
 		      uint8_t **data, size_t *len);
+	/*
+	 * Optional (NULL when unused), for codecs that need the file itself,
+	 * not bytes (OpenSlide): non-zero when the file at path, whose first
+	 * bytes are data, is this format. Asked before every is_a(), and only
+	 * for sources opened from a path, so it must be cheap and must say no
+	 * to what another codec reads as well.
+	 */
+	int (*is_a_path)(const char *path, const uint8_t *data, size_t len);
+	/*
+	 * Optional: adds what the file says about a page (frame) beyond struct
+	 * fundus_image_info to the cJSON object meta, as members with short
+	 * snake_case names ("laterality", "modality", "acquisition_date").
+	 * Fields that identify a patient are added only with FUNDUS__META_PHI
+	 * in flags. Returns 0, FUNDUS_EINVAL for a page that does not exist,
+	 * or FUNDUS_ENOMEM. Called through fundus__image_meta().
+	 */
+	int (*meta)(struct fundus_image_source *src, int page, unsigned flags, struct cJSON *meta);
 };
 
 struct fundus_image_source {
@@ -52,6 +75,22 @@ struct fundus_image_source {
 extern const struct fundus__codec fundus__codec_jpeg;
 extern const struct fundus__codec fundus__codec_png;
 extern const struct fundus__codec fundus__codec_tiff;
+extern const struct fundus__codec fundus__codec_dicom;     /* dicom.cpp, over GDCM */
+extern const struct fundus__codec fundus__codec_openslide; /* openslide.c */
+
+/*
+ * The codec-specific metadata of a page (the meta entry above) added to
+ * meta; nothing for codecs without one. Returns 0 or a negative code.
+ */
+int fundus__image_meta(struct fundus_image_source *src, int page, unsigned flags,
+		       struct cJSON *meta);
+
+/*
+ * For a source read by OpenSlide: the name of its file format for a
+ * record's source.format ("svs", "ndpi", "mrxs", ...); NULL for any
+ * other source. Constant.
+ */
+const char *fundus__openslide_format(const struct fundus_image_source *src);
 
 /*
  * Checks width x height (of one decode) against the source's limits:

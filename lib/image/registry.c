@@ -14,17 +14,21 @@ static const struct fundus__codec *const codecs[] = {
 };
 #define NCODECS (sizeof codecs / sizeof codecs[0])
 
-static const struct fundus__codec *probe(const uint8_t *data, size_t len)
+/* The codec for these first bytes, and for the file at path when path is not NULL. */
+static const struct fundus__codec *probe(const char *path, const uint8_t *data, size_t len)
 {
+	for (size_t i = 0; path && i < NCODECS; i++)
+		if (codecs[i]->is_a_path && codecs[i]->is_a_path(path, data, len))
+			return codecs[i];
 	for (size_t i = 0; i < NCODECS; i++)
-		if (codecs[i]->is_a(data, len))
+		if (codecs[i]->is_a && codecs[i]->is_a(data, len))
 			return codecs[i];
 	return NULL;
 }
 
 const char *fundus_image_probe(const void *data, size_t len)
 {
-	const struct fundus__codec *c = probe(data, len);
+	const struct fundus__codec *c = probe(NULL, data, len);
 	return c ? c->name : NULL;
 }
 
@@ -64,10 +68,11 @@ static int open_common(struct fundus_image_source *src, const struct fundus_imag
 		fundus_image_limits_default(&src->limits);
 	if (src->len == 0)
 		return fundus_error_set(FUNDUS_EFORMAT, "empty file");
-	src->codec = probe(src->data, src->len);
+	src->codec = probe(src->path, src->data, src->len);
 	if (src->codec == NULL)
 		return fundus_error_set(FUNDUS_EUNSUPPORTED,
-					"not an image format fundus reads (JPEG, PNG, TIFF)");
+					"not an image format fundus reads (JPEG, PNG, TIFF, DICOM, "
+					"whole-slide images)");
 	src->info.orientation = 1;
 	src->info.pages = 1;
 	src->info.levels = 1;
