@@ -9,6 +9,7 @@
 #define FUNDUS_FUNDUS_H
 
 #include "fundus/core.h"
+#include "fundus/convert.h"
 #include "fundus/file.h"
 #include "fundus/image.h"
 #include "fundus/nn.h"
