@@ -8,6 +8,7 @@
 #include "codec.h"
 
 static const struct fundus__codec *const codecs[] = {
+	&fundus__codec_dicom,
 	&fundus__codec_jpeg,
 	&fundus__codec_png,
 	&fundus__codec_tiff,

@@ -89,7 +89,7 @@ static void iu_ingest(struct iu_result *res, const char *dataset, const char *co
 }
 
 /* A synthetic photograph w x h, its truth in *t (may be NULL). */
-static struct fundus_image *iu_synth(int w, int h, uint64_t seed, struct fundus_synth_truth *t)
+static __attribute__((unused)) struct fundus_image *iu_synth(int w, int h, uint64_t seed, struct fundus_synth_truth *t)
 {
 	struct fundus_synth_params p;
 	struct fundus_image *img = NULL;
@@ -153,7 +153,7 @@ static struct fundus_image *iu_load(const char *path, enum fundus_pixfmt fmt)
 }
 
 /* The "sha256:<hex>" of a file, in a static buffer. */
-static const char *iu_file_id(const char *path)
+static __attribute__((unused)) const char *iu_file_id(const char *path)
 {
 	static char id[80];
 	uint8_t d[FUNDUS_SHA256_BYTES];
@@ -167,7 +167,7 @@ static const char *iu_file_id(const char *path)
 }
 
 /* Counts the lines of a file. */
-static int iu_count_lines(const char *path)
+static __attribute__((unused)) int iu_count_lines(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	int n = 0, c;
