@@ -30,21 +30,25 @@ extern "C" {
 #include <cjson/cJSON.h>
 }
 
-namespace {
+namespace
+{
 
 /* A seekable read-only stream buffer over memory. */
-class membuf : public std::streambuf {
-public:
+class membuf : public std::streambuf
+{
+      public:
 	membuf(const uint8_t *p, size_t n)
 	{
 		char *b = const_cast<char *>(reinterpret_cast<const char *>(p));
 		setg(b, b, b + n);
 	}
 
-protected:
+      protected:
 	pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode) override
 	{
-		char *p = dir == std::ios_base::beg ? eback() : dir == std::ios_base::cur ? gptr() : egptr();
+		char *p = dir == std::ios_base::beg   ? eback()
+			  : dir == std::ios_base::cur ? gptr()
+						      : egptr();
 
 		p += off;
 		if (p < eback() || p > egptr())
@@ -118,7 +122,11 @@ static std::string utf8(const std::string &s)
 
 	while (i < s.size() && valid) {
 		unsigned char c = (unsigned char)s[i];
-		int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+		int n = c < 0x80         ? 0
+			: (c >> 5) == 6  ? 1
+			: (c >> 4) == 14 ? 2
+			: (c >> 3) == 30 ? 3
+					 : -1;
 
 		if (n < 0 || i + (size_t)n >= s.size() + (n == 0 ? 1 : 0))
 			valid = n == 0;
@@ -189,7 +197,8 @@ static int open_impl(const uint8_t *data, size_t len, int max_frames, fundus__di
 
 		if (ds.FindDataElement(gdcm::Tag(0x0400, 0x0500))) {
 			code = FUNDUS_EUNSUPPORTED;
-			msg = "encrypted: the DICOM object holds encrypted attributes; decrypt it first";
+			msg = "encrypted: the DICOM object holds encrypted attributes; decrypt it "
+			      "first";
 		} else if (!ds.IsEmpty() && !ds.FindDataElement(gdcm::Tag(0x7fe0, 0x0010))) {
 			code = FUNDUS_EUNSUPPORTED;
 			msg = "a DICOM object without pixel data (not an image)";
@@ -223,11 +232,15 @@ static int open_impl(const uint8_t *data, size_t len, int max_frames, fundus__di
 	else if (pi == gdcm::PhotometricInterpretation::PALETTE_COLOR)
 		rc = fail(FUNDUS_EUNSUPPORTED, "DICOM palette colour is not supported");
 	else if (pf.GetBitsAllocated() != 8 && pf.GetBitsAllocated() != 16)
-		rc = fundus_error_set(FUNDUS_EUNSUPPORTED, "DICOM images of %d bits per sample are "
-				      "not supported", (int)pf.GetBitsAllocated());
+		rc = fundus_error_set(FUNDUS_EUNSUPPORTED,
+				      "DICOM images of %d bits per sample are "
+				      "not supported",
+				      (int)pf.GetBitsAllocated());
 	else if (pf.GetSamplesPerPixel() != 1 && pf.GetSamplesPerPixel() != 3)
-		rc = fundus_error_set(FUNDUS_EUNSUPPORTED, "DICOM images of %d samples per pixel "
-				      "are not supported", (int)pf.GetSamplesPerPixel());
+		rc = fundus_error_set(FUNDUS_EUNSUPPORTED,
+				      "DICOM images of %d samples per pixel "
+				      "are not supported",
+				      (int)pf.GetSamplesPerPixel());
 	/*
 	 * Uncompressed pixel data cut short: GDCM pads what is missing, so
 	 * find the element's declared end in the file ourselves.
@@ -345,8 +358,8 @@ static int decode_impl(fundus__dicom *d)
 		} else if (planar) {
 			for (size_t i = 0; i < px; i++)
 				for (int c = 0; c < 3; c++)
-					memcpy(dst + (i * 3 + c) * bps, tmp + ((size_t)c * px + i) * bps,
-					       (size_t)bps);
+					memcpy(dst + (i * 3 + c) * bps,
+					       tmp + ((size_t)c * px + i) * bps, (size_t)bps);
 		} else {
 			memmove(dst, tmp, out_frame);
 		}

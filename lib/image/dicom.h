@@ -20,9 +20,9 @@ struct fundus__dicom;
 /* What the header of a DICOM image says. */
 struct fundus__dicom_info {
 	int width, height;
-	int frames;     /* at least 1 */
-	int channels;   /* 1 (gray) or 3 (colour) after decoding */
-	int bits;       /* 8 or 16 after decoding */
+	int frames;           /* at least 1 */
+	int channels;         /* 1 (gray) or 3 (colour) after decoding */
+	int bits;             /* 8 or 16 after decoding */
 	char photometric[24]; /* as in the file: "RGB", "YBR_FULL_422", "MONOCHROME1", ... */
 };
 
@@ -32,8 +32,8 @@ struct fundus__dicom_info {
  * colour, 1-bit and 32-bit samples, and encrypted attributes; with
  * FUNDUS_EFORMAT what GDCM cannot parse. max_frames bounds the frames.
  */
-int fundus__dicom_open(const uint8_t *data, size_t len, int max_frames,
-		       struct fundus__dicom **out, struct fundus__dicom_info *info);
+int fundus__dicom_open(const uint8_t *data, size_t len, int max_frames, struct fundus__dicom **out,
+		       struct fundus__dicom_info *info);
 
 /*
  * Decodes every frame (once; later calls return at once) into interleaved

@@ -67,7 +67,8 @@ static int dcm_read(struct fundus_image_source *src, const struct fundus_read_op
 	for (int y = 0; y < ro->region.h; y++)
 		memcpy(img->data + (size_t)y * img->stride,
 		       frame + ((size_t)(ro->region.y + y) * (size_t)p->info.width +
-				(size_t)ro->region.x) * px,
+				(size_t)ro->region.x) *
+				   px,
 		       (size_t)ro->region.w * px);
 	return fundus__image_finish(img, 1, 1, ro, out);
 }

@@ -8,6 +8,7 @@
 #include "codec.h"
 
 static const struct fundus__codec *const codecs[] = {
+	&fundus__codec_openslide, /* only is_a_path: some TIFF files, by their name */
 	&fundus__codec_dicom,
 	&fundus__codec_jpeg,
 	&fundus__codec_png,

@@ -116,7 +116,9 @@ static int index_line(struct fundus__index *ix, const char *text, size_t len, in
 	ext = r->image ? strrchr(r->image, '.') : NULL;
 	if (rc == 0 && cJSON_IsString(sha) && ext && r->id &&
 	    strcmp(r->id + (strncmp(r->id, "sha256:", 7) == 0 ? 7 : 0), sha->valuestring) != 0) {
-		int p = cJSON_IsNumber(frame) ? frame->valueint : cJSON_IsNumber(page) ? page->valueint : 0;
+		int p = cJSON_IsNumber(frame)  ? frame->valueint
+			: cJSON_IsNumber(page) ? page->valueint
+					       : 0;
 
 		fundus__working_key(wkey, sizeof wkey, sha->valuestring, p, (int)r->width,
 				    (int)r->height, ext + 1);
@@ -159,8 +161,9 @@ static int catch_up(struct fundus__index *ix, int *partial)
 			continue;
 		if (r <= 0) {
 			fundus_free(buf);
-			return r < 0 ? fundus_error_errno(FUNDUS_EIO, errno, "cannot read the index")
-				     : fundus_error_set(FUNDUS_EIO, "the index shrank while read");
+			return r < 0
+				   ? fundus_error_errno(FUNDUS_EIO, errno, "cannot read the index")
+				   : fundus_error_set(FUNDUS_EIO, "the index shrank while read");
 		}
 		got += (size_t)r;
 	}

@@ -44,10 +44,10 @@ struct image_out {
 
 struct item {
 	char *path;
-	int named;  /* given by the caller, not found in a folder */
+	int named; /* given by the caller, not found in a folder */
 	int done;
-	int code;   /* < 0: failed; msg says why */
-	int skip;   /* not an image, found in a folder */
+	int code; /* < 0: failed; msg says why */
+	int skip; /* not an image, found in a folder */
 	char *msg;
 	struct image_out *imgs;
 	int nimgs;
@@ -58,12 +58,12 @@ struct run {
 	struct fundus__index *ix;
 	struct item *items;
 	size_t n, cap;
-	size_t next;      /* next item for a worker */
-	size_t reported;  /* items reported so far */
+	size_t next;     /* next item for a worker */
+	size_t reported; /* items reported so far */
 	int stop;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	dev_t ds_dev;     /* the dataset folder, left out of walks */
+	dev_t ds_dev; /* the dataset folder, left out of walks */
 	ino_t ds_ino;
 };
 
@@ -135,8 +135,10 @@ static int walk(struct run *run, const char *dir, int depth)
 		struct stat st;
 
 		if (snprintf(path, sizeof path, "%s%s%s", dir,
-			     dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]) >= (int)sizeof path) {
-			rc = fundus_error_set(FUNDUS_EINVAL, "'%s/%s': name too long", dir, names[i]);
+			     dir[strlen(dir) - 1] == '/' ? "" : "/",
+			     names[i]) >= (int)sizeof path) {
+			rc = fundus_error_set(FUNDUS_EINVAL, "'%s/%s': name too long", dir,
+					      names[i]);
 			break;
 		}
 		if (lstat(path, &st) != 0)
@@ -301,6 +303,8 @@ static int ingest_page(struct run *run, struct fundus_image_source *src, const c
 	}
 	if (rc < 0)
 		return rc;
+	if (src->codec == &fundus__codec_openslide)
+		format = fundus__openslide_format(src);
 	rc = fundus_record_new(&rec);
 	if (rc < 0)
 		return rc;
@@ -364,7 +368,8 @@ static void ingest_file(struct run *run, struct item *it)
 		}
 		what = n > 0 ? fundus__sniff_encrypted(head, (size_t)n) : NULL;
 		if (what) {
-			fundus_error_set(FUNDUS_EUNSUPPORTED, "encrypted: %s; decrypt it first", what);
+			fundus_error_set(FUNDUS_EUNSUPPORTED, "encrypted: %s; decrypt it first",
+					 what);
 		} else if (!it->named) {
 			it->skip = 1;
 			it->msg = fundus_strdup("not an image");
@@ -392,8 +397,8 @@ static void ingest_file(struct run *run, struct item *it)
 				char msg[1024];
 
 				snprintf(msg, sizeof msg, "%s %d: %s",
-					 strcmp(src->codec->name, "dicom") == 0 ? "frame" : "page", p,
-					 fundus_errmsg());
+					 strcmp(src->codec->name, "dicom") == 0 ? "frame" : "page",
+					 p, fundus_errmsg());
 				fundus_error_set(rc, "%s", msg);
 			}
 			clear_item(it);

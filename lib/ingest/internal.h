@@ -16,9 +16,9 @@
  * thread that appends; its mutex guards it.
  */
 struct fundus__index {
-	char *dir;        /* the dataset folder as given */
-	int fd;           /* records.jsonl, read-write, O_APPEND */
-	int64_t scanned;  /* bytes of the index read into the map */
+	char *dir;       /* the dataset folder as given */
+	int fd;          /* records.jsonl, read-write, O_APPEND */
+	int64_t scanned; /* bytes of the index read into the map */
 	pthread_mutex_t mu;
 	struct index_slot *slots; /* open addressing, a power of two */
 	size_t cap, used;

@@ -51,12 +51,12 @@ void fundus__working_size(int w, int h, int long_side, int *tw, int *th)
  */
 struct resampler {
 	int sw, sh, tw, th, ch;
-	int *x0, *xn;   /* first source column and count, per output column */
-	float *xw;      /* weights, xn[x] per output column, in order */
-	float *hrow;    /* a source row resampled across */
-	float *acc;     /* the output row being summed */
-	int y;          /* output row being summed */
-	int r;          /* next source row */
+	int *x0, *xn; /* first source column and count, per output column */
+	float *xw;    /* weights, xn[x] per output column, in order */
+	float *hrow;  /* a source row resampled across */
+	float *acc;   /* the output row being summed */
+	int y;        /* output row being summed */
+	int r;        /* next source row */
 	struct fundus_image *dst;
 };
 
@@ -222,8 +222,8 @@ int fundus__render_working(struct fundus_image_source *src, int page, int long_s
 			const uint8_t *p = band->data + (size_t)r * band->stride;
 
 			if (oy >= sh) {
-				rc = fundus_error_set(FUNDUS_EFORMAT, "a band of %d rows is too tall",
-						      band->height);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT, "a band of %d rows is too tall", band->height);
 				goto out;
 			}
 			if (copy)

@@ -20,7 +20,7 @@
 #define IU_MAX 64
 
 /* tu_path(name) in a buffer of its own that stays valid (tu_path() rotates 8 buffers). */
-static const char *iu_path(const char *name)
+static __attribute__((unused)) const char *iu_path(const char *name)
 {
 	static char bufs[128][512];
 	static int n;
@@ -41,7 +41,7 @@ struct iu_result {
 	int rc;
 };
 
-static int iu_on_record(void *ud, const struct fundus_record *r, int added)
+static __attribute__((unused)) int iu_on_record(void *ud, const struct fundus_record *r, int added)
 {
 	struct iu_result *res = ud;
 
@@ -50,7 +50,8 @@ static int iu_on_record(void *ud, const struct fundus_record *r, int added)
 	return 0;
 }
 
-static void iu_on_error(void *ud, const char *path, int code, const char *reason)
+static __attribute__((unused)) void iu_on_error(void *ud, const char *path, int code,
+						const char *reason)
 {
 	struct iu_result *res = ud;
 	char buf[2048];
@@ -61,7 +62,7 @@ static void iu_on_error(void *ud, const char *path, int code, const char *reason
 		res->failed[res->nfailed++] = strdup(buf);
 }
 
-static void iu_free(struct iu_result *res)
+static __attribute__((unused)) void iu_free(struct iu_result *res)
 {
 	for (int i = 0; i < res->nrecs; i++)
 		fundus_record_free(res->recs[i]);
@@ -71,8 +72,9 @@ static void iu_free(struct iu_result *res)
 }
 
 /* Ingests n inputs into dataset with options o (may be NULL: defaults). */
-static void iu_ingest(struct iu_result *res, const char *dataset, const char *const *inputs,
-		      size_t n, const struct fundus_ingest_options *o)
+static __attribute__((unused)) void iu_ingest(struct iu_result *res, const char *dataset,
+					      const char *const *inputs, size_t n,
+					      const struct fundus_ingest_options *o)
 {
 	struct fundus_ingest_options opt;
 
@@ -89,7 +91,8 @@ static void iu_ingest(struct iu_result *res, const char *dataset, const char *co
 }
 
 /* A synthetic photograph w x h, its truth in *t (may be NULL). */
-static __attribute__((unused)) struct fundus_image *iu_synth(int w, int h, uint64_t seed, struct fundus_synth_truth *t)
+static __attribute__((unused)) struct fundus_image *iu_synth(int w, int h, uint64_t seed,
+							     struct fundus_synth_truth *t)
 {
 	struct fundus_synth_params p;
 	struct fundus_image *img = NULL;
@@ -103,8 +106,10 @@ static __attribute__((unused)) struct fundus_image *iu_synth(int w, int h, uint6
 	return img;
 }
 
-/* Largest difference of any sample between two images of one size and format; -1 if they differ in shape. */
-static int iu_maxdiff(const struct fundus_image *a, const struct fundus_image *b)
+/* Largest difference of any sample between two images of one size and format; -1 if they differ in
+ * shape. */
+static __attribute__((unused)) int iu_maxdiff(const struct fundus_image *a,
+					      const struct fundus_image *b)
 {
 	int m = 0, n;
 
@@ -112,7 +117,8 @@ static int iu_maxdiff(const struct fundus_image *a, const struct fundus_image *b
 		return -1;
 	n = a->width * fundus_pixfmt_channels(a->format) * fundus_pixfmt_bytes(a->format);
 	for (int y = 0; y < a->height; y++) {
-		const uint8_t *p = a->data + (size_t)y * a->stride, *q = b->data + (size_t)y * b->stride;
+		const uint8_t *p = a->data + (size_t)y * a->stride,
+			      *q = b->data + (size_t)y * b->stride;
 
 		for (int x = 0; x < n; x++) {
 			int d = abs(p[x] - q[x]);
@@ -124,8 +130,9 @@ static int iu_maxdiff(const struct fundus_image *a, const struct fundus_image *b
 }
 
 /* Mean absolute difference inside a box (the disc), both images rgb8 or gray8 of one size. */
-static double iu_box_meandiff(const struct fundus_image *a, const struct fundus_image *b,
-			      const struct fundus_box *box)
+static __attribute__((unused)) double iu_box_meandiff(const struct fundus_image *a,
+						      const struct fundus_image *b,
+						      const struct fundus_box *box)
 {
 	int ch = fundus_pixfmt_channels(a->format);
 	double sum = 0;
@@ -133,14 +140,16 @@ static double iu_box_meandiff(const struct fundus_image *a, const struct fundus_
 
 	for (int y = (int)box->y0; y < (int)box->y1 && y < a->height; y++)
 		for (int x = (int)box->x0 * ch; x < (int)box->x1 * ch && x < a->width * ch; x++) {
-			sum += abs(a->data[(size_t)y * a->stride + x] - b->data[(size_t)y * b->stride + x]);
+			sum += abs(a->data[(size_t)y * a->stride + x] -
+				   b->data[(size_t)y * b->stride + x]);
 			n++;
 		}
 	return n ? sum / n : 1e9;
 }
 
 /* Loads an image file as format fmt, or NULL. */
-static struct fundus_image *iu_load(const char *path, enum fundus_pixfmt fmt)
+static __attribute__((unused)) struct fundus_image *iu_load(const char *path,
+							    enum fundus_pixfmt fmt)
 {
 	struct fundus_read_options ro;
 	struct fundus_image *img = NULL;

@@ -311,8 +311,8 @@ TEST(damaged_dicom_named)
 	CHECK(n > 4000);
 	tu_write_file(in[0], buf, n / 2);
 	/* A DICOM object without pixel data: drop it. */
-	CHECK_OK(sh("cp %s %s && dcmodify -nb -e '(7fe0,0010)' %s", iu_path("rgb.dcm"), in[1],
-		    in[1]));
+	CHECK_OK(
+	    sh("cp %s %s && dcmodify -nb -e '(7fe0,0010)' %s", iu_path("rgb.dcm"), in[1], in[1]));
 	iu_ingest(&res, iu_path("ds_bad"), in, 3, NULL);
 	CHECK_OK(res.rc);
 	CHECK_INT_EQ(res.nrecs, 1);

@@ -89,7 +89,9 @@ TEST(plain_rasters_kept_byte_for_byte)
 		CHECK_STR_EQ(r->id, iu_file_id(iu_path(names[i])));
 		CHECK_STR_EQ(r->id, iu_file_id(stored(r)));
 		snprintf(want, sizeof want, "%s/img/%.2s/%s.%s", ds, r->id + 7, r->id + 7,
-			 i == 0 ? "jpg" : i == 1 ? "png" : "tif");
+			 i == 0   ? "jpg"
+			 : i == 1 ? "png"
+				  : "tif");
 		CHECK_STR_EQ(r->image, want);
 		CHECK_INT_EQ(r->width, 640);
 		CHECK_INT_EQ(r->height, 480);
@@ -266,7 +268,7 @@ TEST(every_failure_named_and_the_others_ingested)
 	static const uint8_t zip[] = {'P', 'K', 3, 4, 20, 0, 1, 0, 8, 0, 0, 0};
 	static const uint8_t pgp[] = {0x8c, 0x0d, 0x04, 0x09, 0x03, 0x02, 0x11, 0x22};
 	const char *in[] = {
-	    iu_path("f/good.png"),  iu_path("f/trunc.jpg"), iu_path("f/corrupt.png"),
+	    iu_path("f/good.png"),  iu_path("f/trunc.jpg"),  iu_path("f/corrupt.png"),
 	    iu_path("f/notes.txt"), iu_path("f/salted.bin"), iu_path("f/x.zip"),
 	    iu_path("f/msg.gpg"),   iu_path("f/absent.jpg"), iu_path("f/huge.png"),
 	};

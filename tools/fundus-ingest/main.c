@@ -40,7 +40,8 @@ static const struct tool_opt opts[] = {
      "copy fields that identify the patient (name, ID, birth date) into the records"},
     {"new-only", OPT_NEW_ONLY, NULL, "print only the records of images new to the dataset"},
     {"threads", OPT_THREADS, "N", "files decoded at once; 0 (default) for every core"},
-    {"max-pixels", OPT_MAX_PIXELS, "N", "refuse to decode more than N pixels at once (default 268435456)"},
+    {"max-pixels", OPT_MAX_PIXELS, "N",
+     "refuse to decode more than N pixels at once (default 268435456)"},
     {0},
 };
 
@@ -154,10 +155,14 @@ int main(int argc, char **argv)
 			else
 				tool_usage_error("--format: '%s' is not png or jpeg", optarg);
 			break;
-		case OPT_QUALITY: o.quality = (int)tool_parse_long(optarg, "--quality", 1, 100); break;
+		case OPT_QUALITY:
+			o.quality = (int)tool_parse_long(optarg, "--quality", 1, 100);
+			break;
 		case OPT_KEEP_PHI: o.keep_phi = 1; break;
 		case OPT_NEW_ONLY: s.new_only = 1; break;
-		case OPT_THREADS: o.threads = (int)tool_parse_long(optarg, "--threads", 0, 1024); break;
+		case OPT_THREADS:
+			o.threads = (int)tool_parse_long(optarg, "--threads", 0, 1024);
+			break;
 		case OPT_MAX_PIXELS:
 			o.limits.max_pixels = tool_parse_long(optarg, "--max-pixels", 1, LONG_MAX);
 			break;

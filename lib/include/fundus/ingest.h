@@ -52,12 +52,12 @@ extern "C" {
  * time.
  */
 struct fundus_ingest_options {
-	const char *dataset;  /* the dataset folder, created if missing; required */
-	int long_side;        /* working copies: longest side at most this; default 4096 */
+	const char *dataset; /* the dataset folder, created if missing; required */
+	int long_side;       /* working copies: longest side at most this; default 4096 */
 	enum fundus_image_type working_type; /* FUNDUS_IMAGE_PNG (default) or FUNDUS_IMAGE_JPEG */
-	int quality;          /* JPEG working copies: 1 to 100; default 95 (4:4:4 chroma) */
-	int keep_phi;         /* non-zero: copy the fields that identify a patient into meta */
-	int threads;          /* workers decoding and hashing; 0 (default): one per core */
+	int quality;  /* JPEG working copies: 1 to 100; default 95 (4:4:4 chroma) */
+	int keep_phi; /* non-zero: copy the fields that identify a patient into meta */
+	int threads;  /* workers decoding and hashing; 0 (default): one per core */
 	struct fundus_image_limits limits; /* for every decode; the defaults of image.h */
 	/*
 	 * Called once per image, in input order (the images of one file in
