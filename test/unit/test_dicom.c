@@ -295,6 +295,132 @@ TEST(metadata_and_phi_only_when_asked)
 	fundus_record_free(rp);
 }
 
+/* Appends one explicit-VR little-endian element; odd values padded with pad. */
+static size_t put(uint8_t *b, size_t n, uint16_t g, uint16_t e, const char *vr, const void *v,
+		  size_t len, char pad)
+{
+	size_t plen = len + (len & 1);
+	int long_form = strcmp(vr, "OB") == 0 || strcmp(vr, "OW") == 0;
+
+	b[n++] = (uint8_t)g, b[n++] = (uint8_t)(g >> 8), b[n++] = (uint8_t)e,
+	b[n++] = (uint8_t)(e >> 8);
+	b[n++] = (uint8_t)vr[0], b[n++] = (uint8_t)vr[1];
+	if (long_form) {
+		b[n++] = 0, b[n++] = 0;
+		for (int i = 0; i < 4; i++)
+			b[n++] = (uint8_t)(plen >> (8 * i));
+	} else {
+		b[n++] = (uint8_t)plen, b[n++] = (uint8_t)(plen >> 8);
+	}
+	memcpy(b + n, v, len);
+	n += len;
+	if (len & 1)
+		b[n++] = (uint8_t)pad;
+	return n;
+}
+
+static size_t put_str(uint8_t *b, size_t n, uint16_t g, uint16_t e, const char *vr, const char *s)
+{
+	return put(b, n, g, e, vr, s, strlen(s), strcmp(vr, "UI") == 0 ? '\0' : ' ');
+}
+
+static size_t put_us(uint8_t *b, size_t n, uint16_t g, uint16_t e, int v)
+{
+	uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+
+	return put(b, n, g, e, "US", x, 2, 0);
+}
+
+/*
+ * Writes a multi-frame uncompressed RGB object by hand (no tool makes
+ * one from pictures): the frames as given, laterality L.
+ */
+static int write_multiframe(const char *path, struct fundus_image *const *frames, int nf)
+{
+	static const char *ts = "1.2.840.10008.1.2.1", *uid = "1.2.826.0.1.3680043.2.1125.1.77";
+	size_t fb = (size_t)W * H * 3, cap = 4096 + fb * (size_t)nf, n = 0, glen_at;
+	uint8_t *b = calloc(1, cap), *pix = malloc(fb * (size_t)nf);
+	char nfs[16];
+	uint32_t glen;
+	int rc;
+
+	for (int f = 0; f < nf; f++)
+		for (int y = 0; y < H; y++)
+			memcpy(pix + fb * (size_t)f + (size_t)y * W * 3,
+			       frames[f]->data + (size_t)y * frames[f]->stride, (size_t)W * 3);
+	memcpy(b + 128, "DICM", 4);
+	n = 132;
+	glen_at = n + 8;
+	n = put(b, n, 0x0002, 0x0000, "UL", "\0\0\0\0", 4, 0);
+	n = put(b, n, 0x0002, 0x0001, "OB", "\0\1", 2, 0);
+	n = put_str(b, n, 0x0002, 0x0002, "UI", OPH8);
+	n = put_str(b, n, 0x0002, 0x0003, "UI", uid);
+	n = put_str(b, n, 0x0002, 0x0010, "UI", ts);
+	n = put_str(b, n, 0x0002, 0x0012, "UI", "1.2.826.0.1.3680043.2.1125.9");
+	glen = (uint32_t)(n - glen_at - 4);
+	memcpy(b + glen_at, &glen, 4);
+	n = put_str(b, n, 0x0008, 0x0016, "UI", OPH8);
+	n = put_str(b, n, 0x0008, 0x0018, "UI", uid);
+	n = put_str(b, n, 0x0008, 0x0060, "CS", "OP");
+	n = put_str(b, n, 0x0020, 0x0062, "CS", "L");
+	n = put_us(b, n, 0x0028, 0x0002, 3);
+	n = put_str(b, n, 0x0028, 0x0004, "CS", "RGB");
+	n = put_us(b, n, 0x0028, 0x0006, 0);
+	snprintf(nfs, sizeof nfs, "%d", nf);
+	n = put_str(b, n, 0x0028, 0x0008, "IS", nfs);
+	n = put_us(b, n, 0x0028, 0x0010, H);
+	n = put_us(b, n, 0x0028, 0x0011, W);
+	n = put_us(b, n, 0x0028, 0x0100, 8);
+	n = put_us(b, n, 0x0028, 0x0101, 8);
+	n = put_us(b, n, 0x0028, 0x0102, 7);
+	n = put_us(b, n, 0x0028, 0x0103, 0);
+	n = put(b, n, 0x7fe0, 0x0010, "OB", pix, fb * (size_t)nf, 0);
+	rc = tu_write_file(path, b, n);
+	free(b);
+	free(pix);
+	return rc;
+}
+
+TEST(multi_frame_gives_one_record_per_frame)
+{
+	struct fundus_image *fr[3] = {photo, NULL, NULL};
+	const char *in[] = {iu_path("multi.dcm")};
+	struct iu_result res;
+
+	fr[1] = iu_synth(W, H, 8, NULL);
+	fr[2] = iu_synth(W, H, 9, NULL);
+	CHECK(fr[1] && fr[2]);
+	CHECK_INT_EQ(write_multiframe(in[0], fr, 3), 0);
+	iu_ingest(&res, iu_path("ds_multi"), in, 1, NULL);
+	CHECK_OK(res.rc);
+	CHECK_INT_EQ(res.nrecs, 3);
+	for (int f = 0; f < res.nrecs; f++) {
+		struct fundus_image *img = iu_load(res.recs[f]->image, FUNDUS_PIX_RGB8);
+		const cJSON *frame = cJSON_GetObjectItemCaseSensitive(res.recs[f]->source, "frame");
+
+		CHECK(img != NULL);
+		CHECK(cJSON_IsNumber(frame) && frame->valueint == f);
+		CHECK_INT_EQ(iu_maxdiff(img, fr[f]), 0);
+		CHECK_STR_EQ(meta_str(res.recs[f], "laterality"), "L");
+		fundus_image_free(img);
+	}
+	iu_free(&res);
+	/* RLE and JPEG lossless, frame by frame: the same pixels, so nothing new. */
+	CHECK_OK(sh("dcmcrle %s %s", in[0], iu_path("multi_rle.dcm")));
+	CHECK_OK(sh("dcmcjpeg --encode-lossless-sv1 %s %s", in[0], iu_path("multi_jpll.dcm")));
+	{
+		const char *more[] = {iu_path("multi_rle.dcm"), iu_path("multi_jpll.dcm")};
+
+		iu_ingest(&res, iu_path("ds_multi"), more, 2, NULL);
+		CHECK_OK(res.rc);
+		CHECK_INT_EQ(res.nrecs, 6);
+		CHECK_INT_EQ(res.st.added, 0);
+		iu_free(&res);
+	}
+	fundus_image_free(fr[1]);
+	fundus_image_free(fr[2]);
+}
+
 TEST(damaged_dicom_named)
 {
 	const char *in[] = {iu_path("cut.dcm"), iu_path("nopix.dcm"), iu_path("rgb.dcm")};
@@ -339,6 +465,7 @@ int main(int argc, char **argv)
 	RUN(lossy_jpeg2000_within_tolerance);
 	RUN(monochrome_8_and_16_bit);
 	RUN(metadata_and_phi_only_when_asked);
+	RUN(multi_frame_gives_one_record_per_frame);
 	RUN(damaged_dicom_named);
 	fundus_image_free(photo);
 	fundus_image_free(gray);
