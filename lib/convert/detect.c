@@ -123,13 +123,18 @@ int fundus_convert_detect(const char *path, enum fundus_convert_format *out)
 		}
 		if (has(path, "classes.txt", 0) || has(path, "obj.names", 0) ||
 		    has(path, "data.yaml", 0) || has(path, "labels", 1) ||
-		    has(path, "obj_train_data", 1) || has_ext(path, ".txt")) {
+		    has(path, "obj_train_data", 1)) {
 			*out = FUNDUS_CONVERT_YOLO;
 			return 0;
 		}
+		/* Images and no class list: masks (a YOLO folder of this shape needs --from). */
 		if (has_ext(path, ".png") || has_ext(path, ".tif") || has_ext(path, ".tiff") ||
-		    has_ext(path, ".jpg")) {
+		    has_ext(path, ".gif") || has_ext(path, ".jpg")) {
 			*out = FUNDUS_CONVERT_MASKS;
+			return 0;
+		}
+		if (has_ext(path, ".txt")) {
+			*out = FUNDUS_CONVERT_YOLO;
 			return 0;
 		}
 		return fundus_error_set(FUNDUS_EFORMAT,

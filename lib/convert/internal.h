@@ -148,6 +148,13 @@ int fundus__cv_error_at(const char *text, size_t len, size_t offset, int code, c
  */
 int fundus__cv_json_parse(const char *text, size_t len, cJSON **out);
 
+/*
+ * A copy of this thread's error message, for a new message that quotes the
+ * old one: fundus_error_set(rc, "'%s': %s", name, fundus__cv_errcopy()).
+ * (Quoting fundus_errmsg() itself would format the buffer into itself.)
+ */
+const char *fundus__cv_errcopy(void);
+
 /* Appends a NUL-terminated string to a buffer. */
 int fundus__cv_put(struct fundus__jbuf *b, const char *s);
 

@@ -300,7 +300,7 @@ static int labels_from_json(cJSON *root, struct fundus_convert_labels *m)
 									: NULL)) < 0)
 			return rc == FUNDUS_EINVAL ? fundus_error_set(FUNDUS_EFORMAT,
 								      "categories[%zu]: %s", i,
-								      fundus_errmsg())
+								      fundus__cv_errcopy())
 						   : rc;
 	}
 	return 0;
@@ -356,7 +356,7 @@ static int add_text_label(struct fundus_convert_labels *m, const char *name, siz
 	rc = fundus_convert_labels_add(m, s, id, NULL);
 	fundus_free(s);
 	if (rc == FUNDUS_EINVAL)
-		return fundus_error_set(FUNDUS_EFORMAT, "line %zu: %s", line, fundus_errmsg());
+		return fundus_error_set(FUNDUS_EFORMAT, "line %zu: %s", line, fundus__cv_errcopy());
 	return rc;
 }
 
@@ -1072,7 +1072,7 @@ int fundus__cv_image_size(const struct fundus_convert_options *o, const char *pa
 	rc = fundus_image_open(&src, path, NULL);
 	if (rc < 0)
 		return fundus_error_set(rc, "image '%s': size unknown and cannot read the image: %s",
-					path, fundus_errmsg());
+					path, fundus__cv_errcopy());
 	*w = fundus_image_source_info(src)->width;
 	*h = fundus_image_source_info(src)->height;
 	fundus_image_close(src);
@@ -1168,6 +1168,14 @@ int fundus__cv_json_parse(const char *text, size_t len, cJSON **out)
 			snprintf(rest, sizeof rest, "unexpected end of the file (JSON cut short)");
 		return fundus__cv_error_at(text, len, (size_t)(col - 1), rc, "%s", rest);
 	}
+}
+
+const char *fundus__cv_errcopy(void)
+{
+	static _Thread_local char copy[512];
+
+	snprintf(copy, sizeof copy, "%s", fundus_errmsg());
+	return copy;
 }
 
 int fundus__cv_put(struct fundus__jbuf *b, const char *s)

@@ -475,7 +475,7 @@ int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 		size_t len;
 
 		if ((w <= 0 || h <= 0) && (rc = fundus__cv_image_size(o, r->image, &w, &h)) < 0) {
-			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus_errmsg());
+			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus__cv_errcopy());
 			break;
 		}
 		if ((rc = format_lines(r, w, h, classes, &text, &len, rep)) < 0)
@@ -483,7 +483,7 @@ int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 		p = fundus__cv_join(labels_dir, fn[i]);
 		rc = p ? fundus__cv_write_file(p, text, len) : FUNDUS_ENOMEM;
 		if (rc < 0 && p)
-			rc = fundus_error_set(rc, "'%s': %s", p, fundus_errmsg());
+			rc = fundus_error_set(rc, "'%s': %s", p, fundus__cv_errcopy());
 		fundus_free(p);
 		fundus_free(text);
 		if (rc < 0)
@@ -739,7 +739,7 @@ static int folder_classes(const char *dir, const struct fundus_convert_options *
 			/* A names file has no ids: lines count from 0. */
 			rc = fundus_convert_labels_load(p, 0, out);
 			if (rc < 0)
-				rc = fundus_error_set(rc, "'%s': %s", files[k], fundus_errmsg());
+				rc = fundus_error_set(rc, "'%s': %s", files[k], fundus__cv_errcopy());
 			fundus_free(p);
 			if (rc == 0 && (*out)->n) {
 				struct fundus_convert_labels *pos;
@@ -824,10 +824,10 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 	struct fundus__cv_index by_stem = {0}, done = {0};
 	size_t first = set->n;
 	char *dir = NULL;
-	int rc = 0;
+	int rc = 0, folder = is_dir(path);
 
 	fundus__cv_report_begin(rep, "records");
-	if (is_dir(path)) {
+	if (folder) {
 		char *sub;
 
 		dir = fundus_strdup(path);
@@ -899,15 +899,23 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 		} else if ((image = find_image(txts.v[i], o->image_dir)) == NULL) {
 			const struct fundus_record *known = fundus__cv_find_image(o, key);
 
-			image = fundus_strdup(known && known->image ? known->image : key);
+			if (known == NULL || known->image == NULL) {
+				rc = fundus_error_set(FUNDUS_ENOENT,
+						      "%s%s%sno image found for this label file (give "
+						      "--image-dir DIR, or --images FILE with its size)",
+						      folder ? "'" : "", folder ? txts.v[i] : "",
+						      folder ? "': " : "");
+				break;
+			}
+			image = fundus_strdup(known->image);
 			if (image == NULL) {
 				rc = FUNDUS_ENOMEM;
 				break;
 			}
 		}
 		rc = read_one(txts.v[i], image, o, classes, set);
-		if (rc < 0 && rc != FUNDUS_ENOMEM)
-			rc = fundus_error_set(rc, "'%s': %s", txts.v[i], fundus_errmsg());
+		if (rc < 0 && rc != FUNDUS_ENOMEM && folder)
+			rc = fundus_error_set(rc, "'%s': %s", txts.v[i], fundus__cv_errcopy());
 	}
 	/* Listed images without a label file have no objects. */
 	for (size_t i = 0; i < listed.n && rc == 0; i++) {
@@ -921,7 +929,7 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 		image = fundus__cv_join(o->image_dir, listed.v[i]);
 		rc = image ? read_one(NULL, image, o, classes, set) : FUNDUS_ENOMEM;
 		if (rc < 0 && rc != FUNDUS_ENOMEM)
-			rc = fundus_error_set(rc, "'%s': %s", listed.v[i], fundus_errmsg());
+			rc = fundus_error_set(rc, "'%s': %s", listed.v[i], fundus__cv_errcopy());
 	}
 	if (rc < 0)
 		goto out;

@@ -527,6 +527,7 @@ int main(int argc, char **argv)
 	}
 	if (c.rename_path && fundus_convert_rename_load(c.rename_path, &rename) < 0) {
 		tool_lib_error("cannot read", c.rename_path);
+		fundus_convert_labels_free(labels);
 		return TOOL_EXIT_FAIL;
 	}
 	if (c.images_path) {
@@ -543,7 +544,8 @@ int main(int argc, char **argv)
 	if (failed) {
 		tool_error("nothing written: %d of %d inputs could not be read", failed,
 			   argc - first);
-		return TOOL_EXIT_FAIL;
+		failed = 1;
+		goto done;
 	}
 	if (c.save_labels) {
 		char *text;
@@ -576,6 +578,7 @@ int main(int argc, char **argv)
 			failed = write_output(&c, all, c.output) < 0;
 		}
 	}
+done:
 	fundus_convert_set_free(all);
 	fundus_convert_set_free(images);
 	fundus_convert_labels_free(labels);
