@@ -324,6 +324,7 @@ int fundus_mkdir_p(const char *path)
 {
 	char buf[PATH_MAX];
 	size_t n = strlen(path);
+	struct stat st;
 
 	if (n == 0 || n >= sizeof buf)
 		return fundus_error_set(FUNDUS_EINVAL, "bad folder name");
@@ -333,11 +334,16 @@ int fundus_mkdir_p(const char *path)
 			char c = buf[i];
 
 			buf[i] = '\0';
+			/* The caller names the folder; the reason is errno's alone. */
 			if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-				return fundus_error_errno(errno_code(errno), errno, "cannot create folder '%s'",
-							  buf);
+				return fundus_error_errno(errno_code(errno), errno, "%s", "");
 			buf[i] = c;
 		}
 	}
+	/* EEXIST above also means a file of that name, which is no folder. */
+	if (stat(path, &st) != 0)
+		return fundus_error_errno(errno_code(errno), errno, "%s", "");
+	if (!S_ISDIR(st.st_mode))
+		return fundus_error_set(FUNDUS_EEXIST, "exists and is not a folder");
 	return 0;
 }

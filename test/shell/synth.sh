@@ -140,6 +140,9 @@ run fundus-synth -n 1 --size 200x160 -o afile/sub
 expect_status 1 "output under a file"
 expect_match "$T/err" "^fundus-synth: cannot create 'afile/sub': " "the folder is named"
 expect_empty "$T/out" "no records when nothing was written"
+run fundus-synth -n 1 --size 200x160 -o afile
+expect_status 1 "output is a file"
+expect_match "$T/err" "^fundus-synth: cannot create 'afile': exists and is not a folder$" "a file is no folder"
 run fundus-synth -n 1 --size 200x160 -o afile/sub --records r.jsonl
 expect_status 1 "output under a file, with --records"
 checks=$((checks + 1))

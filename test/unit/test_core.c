@@ -174,6 +174,11 @@ TEST(mkdir_p_and_map)
 	fundus_file_unmap(m);
 	CHECK_INT_EQ(fundus_file_map(dir, &m), FUNDUS_EINVAL);
 	fundus_file_unmap(NULL);
+	/* A file where the folder should be is no folder; the caller names the path. */
+	CHECK_INT_EQ(fundus_mkdir_p(tu_path("a/b/c/f")), FUNDUS_EEXIST);
+	CHECK_STR_EQ(fundus_errmsg(), "exists and is not a folder");
+	CHECK_INT_EQ(fundus_mkdir_p(tu_path("a/b/c/f/g")), FUNDUS_ENOENT);
+	CHECK_STR_EQ(fundus_errmsg(), "Not a directory");
 }
 
 int main(int argc, char **argv)

@@ -77,7 +77,12 @@ int fundus_file_append_sync(int fd, const void *data, size_t len);
  */
 int fundus_file_lock(int fd, int wait);
 
-/* Creates a folder and its parents (like mkdir -p). */
+/*
+ * Creates a folder and its parents (like mkdir -p). Returns 0 when path is
+ * a folder afterwards (also when it was one already), FUNDUS_EEXIST when
+ * it exists as something else, FUNDUS_ENOENT or FUNDUS_EIO when a folder
+ * cannot be made (errno's reason in the message, which names no folder).
+ */
 int fundus_mkdir_p(const char *path);
 
 #ifdef __cplusplus
