@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,11 +176,14 @@ static int sync_parent(const char *path)
 	return 0;
 }
 
+/* Tells apart the temporary files of one process; with the pid, of all. */
+static atomic_ulong tmp_serial;
+
 int fundus_atomic_open(struct fundus_atomic_file **out, const char *path)
 {
 	struct fundus_atomic_file *af;
-	size_t n = strlen(path) + 16;
-	int fd;
+	size_t n = strlen(path) + 48;
+	int fd, e = 0;
 
 	*out = NULL;
 	af = fundus_calloc(1, sizeof *af);
@@ -191,26 +195,29 @@ int fundus_atomic_open(struct fundus_atomic_file **out, const char *path)
 		fundus_atomic_abort(af);
 		return FUNDUS_ENOMEM;
 	}
-	snprintf(af->tmp, n, "%s.tmpXXXXXX", path);
-	fd = mkstemp(af->tmp);
+	/*
+	 * Not mkstemp(): it makes the file 0600, and setting the mode a plain
+	 * create gives needs the umask, which only umask() reads, by changing
+	 * it for the whole process while other threads may be creating files.
+	 * O_EXCL with mode 0666 lets the kernel apply the umask; a name left by
+	 * a crashed process with the same pid is skipped.
+	 */
+	for (int attempt = 0;; attempt++) {
+		snprintf(af->tmp, n, "%s.tmp%ld.%lu", path, (long)getpid(),
+			 atomic_fetch_add(&tmp_serial, 1));
+		fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		e = errno;
+		if (fd >= 0 || e != EEXIST || attempt == 100)
+			break;
+	}
 	if (fd < 0) {
-		int e = errno;
-
 		af->tmp[0] = '\0';
 		fundus_atomic_abort(af);
 		return fundus_error_errno(errno_code(e), e, "cannot create a temporary file");
 	}
-	/* mkstemp makes 0600; give the file the permissions a plain create would. */
-	{
-		mode_t um = umask(0);
-
-		umask(um);
-		fchmod(fd, 0666 & ~um);
-	}
 	af->f = fdopen(fd, "wb");
 	if (af->f == NULL) {
-		int e = errno;
-
+		e = errno;
 		close(fd);
 		fundus_atomic_abort(af);
 		return fundus_error_errno(FUNDUS_EIO, e, "cannot open a stream");

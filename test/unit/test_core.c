@@ -115,8 +115,14 @@ TEST(atomic_write_replaces_or_keeps)
 	uint8_t *data;
 	size_t len;
 	struct fundus_atomic_file *af;
+	mode_t um = umask(022);
+	struct stat st;
 
 	CHECK_OK(fundus_file_write_atomic(p, "old", 3));
+	/* The mode a plain create gives, not the 0600 of a temporary file. */
+	umask(um);
+	CHECK_INT_EQ(stat(p, &st), 0);
+	CHECK_INT_EQ(st.st_mode & 0777, 0644);
 	CHECK_OK(fundus_atomic_open(&af, p));
 	fputs("half-written", fundus_atomic_stream(af));
 	fundus_atomic_abort(af);
