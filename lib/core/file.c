@@ -288,24 +288,44 @@ int fundus_file_open_append(const char *path, int *fd)
 	return 0;
 }
 
+/*
+ * Takes back the w bytes a short write left at the end of the file, so that
+ * it stays a sequence of whole records. The size before the write is no
+ * guide: another process may have appended in between, and cutting there
+ * would drop its record. The descriptor's offset is just past our bytes.
+ */
+static int undo_short_write(int fd, size_t w)
+{
+	off_t end = lseek(fd, 0, SEEK_CUR);
+	struct stat st;
+
+	if (end < 0 || (uint64_t)end < w || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return fundus_error_set(FUNDUS_EIO, "short write (%zu bytes), not undone", w);
+	if (st.st_size != end)
+		return fundus_error_set(FUNDUS_EIO,
+					"short write (%zu bytes), not undone: the file grew since",
+					w);
+	if (ftruncate(fd, end - (off_t)w) != 0)
+		return fundus_error_errno(FUNDUS_EIO, errno, "short write and cannot truncate");
+	return 0;
+}
+
 int fundus_file_append_sync(int fd, const void *data, size_t len)
 {
-	struct stat st;
-	off_t before = -1;
 	ssize_t w;
 
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		before = st.st_size;
 	do
 		w = write(fd, data, len);
 	while (w < 0 && errno == EINTR);
-	if (w < 0 || (size_t)w != len) {
-		int e = w < 0 ? errno : ENOSPC;
+	if (w < 0)
+		return fundus_error_errno(FUNDUS_EIO, errno, "write failed");
+	if ((size_t)w != len) {
+		int rc = w > 0 ? undo_short_write(fd, (size_t)w) : 0;
 
-		/* Take back half a record so the file stays a sequence of whole ones. */
-		if (w > 0 && before >= 0 && ftruncate(fd, before) != 0)
-			return fundus_error_errno(FUNDUS_EIO, errno, "short write and cannot truncate");
-		return fundus_error_errno(FUNDUS_EIO, e, "write failed");
+		return rc < 0 ? rc
+			      : fundus_error_set(FUNDUS_EIO,
+						 "write failed: only %zu of %zu bytes written",
+						 (size_t)w, len);
 	}
 	if (fdatasync(fd) != 0 && errno != EINVAL && errno != EROFS)
 		return fundus_error_errno(FUNDUS_EIO, errno, "fdatasync failed");

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +167,38 @@ TEST(append_and_lock)
 	fundus_free(data);
 }
 
+/* A short write (here at the file-size limit) is taken back: only whole records stay. */
+TEST(append_short_write_undone)
+{
+	const char *p = tu_path("short.jsonl");
+	int fd, status;
+	uint8_t *data;
+	size_t len;
+	pid_t pid;
+
+	CHECK_OK(fundus_file_open_append(p, &fd));
+	CHECK_OK(fundus_file_append_sync(fd, "first\n", 6));
+	pid = fork();
+	if (pid == 0) {
+		/* The child shares the open file; only 4 of the 7 bytes fit under 10. */
+		struct rlimit rl = {10, 10};
+		int rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		rc = setrlimit(RLIMIT_FSIZE, &rl) == 0 ? fundus_file_append_sync(fd, "second\n", 7)
+						       : 0;
+		_exit(rc == FUNDUS_EIO && strstr(fundus_errmsg(), "only 4 of 7 bytes") ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status));
+	CHECK_INT_EQ(WEXITSTATUS(status), 0);
+	CHECK_OK(fundus_file_append_sync(fd, "third\n", 6));
+	close(fd);
+	CHECK_OK(fundus_file_read(p, 100, &data, &len));
+	CHECK_STR_EQ((char *)data, "first\nthird\n");
+	fundus_free(data);
+}
+
 TEST(mkdir_p_and_map)
 {
 	struct fundus_file_map *m;
@@ -196,6 +230,7 @@ int main(int argc, char **argv)
 	RUN(pool_covers_every_index_once);
 	RUN(atomic_write_replaces_or_keeps);
 	RUN(append_and_lock);
+	RUN(append_short_write_undone);
 	RUN(mkdir_p_and_map);
 	return harness_done();
 }

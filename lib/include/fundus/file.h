@@ -65,8 +65,10 @@ int fundus_file_open_append(const char *path, int *fd);
 /*
  * Appends len bytes to fd in one write (O_APPEND makes concurrent appends
  * of whole records safe), then fdatasync()s it, so that once this returns 0
- * the record is on disk. A short write is undone (ftruncate) so the file
- * never ends in half a record.
+ * the record is on disk. A short write (a full disk) returns FUNDUS_EIO and
+ * is undone (ftruncate) so the file does not end in half a record; only if
+ * another process appended after it in the meantime is it left, since
+ * cutting it out would take that record too.
  */
 int fundus_file_append_sync(int fd, const void *data, size_t len);
 
