@@ -43,10 +43,14 @@ int fundus_cpu_count(void)
 	return n < 1 ? 1 : (int)n;
 }
 
+/* Range r of nranges: [n r / nranges, n (r + 1) / nranges), without the overflow of n r. */
 static void range_bounds(const struct fundus_pool *p, size_t r, size_t *b, size_t *e)
 {
-	*b = p->n * r / p->nranges;
-	*e = p->n * (r + 1) / p->nranges;
+	size_t q = p->n / p->nranges, m = p->n % p->nranges;
+
+	/* n r / k = q r + m r / k exactly, with m r < k^2 small. */
+	*b = q * r + m * r / p->nranges;
+	*e = q * (r + 1) + m * (r + 1) / p->nranges;
 }
 
 static void run_ranges(struct fundus_pool *p, int id)

@@ -1,6 +1,7 @@
 /* Unit tests of the core: errors, allocation, sizes, RNG, pool, files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -109,6 +110,55 @@ TEST(pool_covers_every_index_once)
 		CHECK_INT_EQ(v[i], 50 * i);
 	CHECK_INT_EQ(fundus_pool_new(&pool, -1), FUNDUS_EINVAL);
 	fundus_pool_free(NULL);
+}
+
+/* The ranges of one loop, collected under a lock. */
+struct ranges {
+	pthread_mutex_t mu;
+	size_t n, b[64], e[64];
+};
+
+static void note_range(void *ctx, size_t b, size_t e, int worker)
+{
+	struct ranges *r = ctx;
+
+	(void)worker;
+	pthread_mutex_lock(&r->mu);
+	if (r->n < 64) {
+		r->b[r->n] = b;
+		r->e[r->n] = e;
+	}
+	r->n++;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* A loop over nearly all of size_t still splits exactly (n r / k overflows). */
+TEST(pool_splits_huge_loops)
+{
+	static struct ranges r = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}};
+	struct fundus_pool *pool;
+	size_t at = 0;
+
+	CHECK_OK(fundus_pool_new(&pool, 2));
+	fundus_pool_for(pool, SIZE_MAX, note_range, &r);
+	fundus_pool_free(pool);
+	CHECK_INT_EQ(r.n, 8);
+	/* Sorted by start, the ranges must tile [0, SIZE_MAX) with nothing left out. */
+	for (size_t k = 1; k < r.n && k < 64; k++)
+		for (size_t j = k; j > 0 && r.b[j - 1] > r.b[j]; j--) {
+			size_t tb = r.b[j], te = r.e[j];
+
+			r.b[j] = r.b[j - 1];
+			r.e[j] = r.e[j - 1];
+			r.b[j - 1] = tb;
+			r.e[j - 1] = te;
+		}
+	for (size_t k = 0; k < r.n && k < 64; k++) {
+		CHECK(r.b[k] == at);
+		CHECK(r.e[k] > r.b[k]);
+		at = r.e[k];
+	}
+	CHECK(at == SIZE_MAX);
 }
 
 TEST(atomic_write_replaces_or_keeps)
@@ -228,6 +278,7 @@ int main(int argc, char **argv)
 	RUN(alloc_fail_after);
 	RUN(rng_repeatable_and_uniform);
 	RUN(pool_covers_every_index_once);
+	RUN(pool_splits_huge_loops);
 	RUN(atomic_write_replaces_or_keeps);
 	RUN(append_and_lock);
 	RUN(append_short_write_undone);
