@@ -145,7 +145,8 @@ int fundus_size_add(size_t *out, size_t a, size_t b);
  * Logging. The library reports warnings and progress notes through one
  * process-wide callback; by default nothing is logged. Messages are whole
  * lines without a trailing newline. The callback may be called from any
- * thread and must be thread-safe.
+ * thread and must be thread-safe. fundus_log_set() is thread-safe; a call
+ * already under way on another thread may still reach the old callback.
  */
 enum fundus_log_level {
 	FUNDUS_LOG_ERROR = 0,
