@@ -246,6 +246,44 @@ TEST(pyramid_tiff_read_at_the_nearest_level)
 	fundus_image_free(l2);
 }
 
+TEST(exif_orientation_in_the_record)
+{
+	/* APP1 "Exif": a little-endian TIFF header and one IFD entry, Orientation = 6. */
+	static const uint8_t app1[] = {
+	    0xff, 0xe1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0,
+	    1,    0,    0x12, 0x01, 3,   0,   1,   0,   0, 0, 6,   0,   0,  0, 0, 0, 0, 0};
+	struct fundus_image *img = iu_synth(64, 48, 71, NULL);
+	struct fundus_save_options so;
+	const char *in[] = {iu_path("rot.jpg")};
+	struct iu_result res;
+	uint8_t *data, *withexif;
+	size_t len;
+
+	CHECK(img != NULL);
+	fundus_save_options_default(&so);
+	so.type = FUNDUS_IMAGE_JPEG;
+	CHECK_OK(fundus_image_encode(img, &so, &data, &len));
+	withexif = malloc(len + sizeof app1);
+	memcpy(withexif, data, 2);
+	memcpy(withexif + 2, app1, sizeof app1);
+	memcpy(withexif + 2 + sizeof app1, data + 2, len - 2);
+	CHECK_INT_EQ(tu_write_file(in[0], withexif, len + sizeof app1), 0);
+	fundus_free(data);
+	free(withexif);
+	iu_ingest(&res, iu_path("ds_rot"), in, 1, NULL);
+	CHECK_OK(res.rc);
+	CHECK_INT_EQ(res.nrecs, 1);
+	if (res.nrecs == 1) {
+		/* Displayed size, the file kept as it is (orientation and all). */
+		CHECK_INT_EQ(res.recs[0]->width, 48);
+		CHECK_INT_EQ(res.recs[0]->height, 64);
+		CHECK_INT_EQ((int)json_num(res.recs[0]->meta, "orientation"), 6);
+		CHECK_STR_EQ(res.recs[0]->id, iu_file_id(in[0]));
+	}
+	iu_free(&res);
+	fundus_image_free(img);
+}
+
 /* Copies the first n bytes of one file into another. */
 static void copy_prefix(const char *from, const char *to, long n, long flip)
 {
@@ -420,6 +458,7 @@ int main(int argc, char **argv)
 	RUN(sixteen_bit_png_and_tiff_get_exact_working_copies);
 	RUN(working_copy_reduced_to_long_side);
 	RUN(pyramid_tiff_read_at_the_nearest_level);
+	RUN(exif_orientation_in_the_record);
 	RUN(every_failure_named_and_the_others_ingested);
 	RUN(two_processes_into_one_dataset);
 	return harness_done();
