@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "rowsink.h"
 
 /* One destination sample as a weighted run of source samples. */
 struct taps {
@@ -172,55 +173,20 @@ done:
 
 int fundus_image_shrink(const struct fundus_image *src, int factor, struct fundus_image **out)
 {
-	struct fundus_image *dst;
-	int c = fundus_pixfmt_channels(src->format), b = fundus_pixfmt_bytes(src->format);
-	int w, h, rc;
-	uint64_t *acc;
+	struct fundus__rowsink sink;
+	int rc;
 
 	*out = NULL;
 	if (factor < 1)
 		return fundus_error_set(FUNDUS_EINVAL, "bad shrink factor %d", factor);
 	if (factor == 1)
 		return fundus_image_dup(src, out);
-	w = (src->width + factor - 1) / factor;
-	h = (src->height + factor - 1) / factor;
-	rc = fundus_image_new(&dst, w, h, src->format);
+	/* The row sink is the one block average: codecs that reduce while decoding use it too. */
+	rc = fundus__rowsink_init(&sink, src->width, src->height, src->format, factor);
 	if (rc < 0)
 		return rc;
-	acc = fundus_calloc((size_t)w * c, sizeof *acc);
-	if (acc == NULL) {
-		fundus_image_free(dst);
-		return FUNDUS_ENOMEM;
-	}
-	for (int y = 0; y < h; y++) {
-		int y0 = y * factor, y1 = y0 + factor < src->height ? y0 + factor : src->height;
-		uint8_t *d = dst->data + (size_t)y * dst->stride;
-
-		memset(acc, 0, (size_t)w * c * sizeof *acc);
-		for (int sy = y0; sy < y1; sy++) {
-			const uint8_t *s = src->data + (size_t)sy * src->stride;
-
-			for (int x = 0; x < src->width; x++)
-				for (int k = 0; k < c; k++)
-					acc[(size_t)(x / factor) * c + k] +=
-						b == 2 ? ((const uint16_t *)s)[(size_t)x * c + k]
-						       : s[(size_t)x * c + k];
-		}
-		for (int x = 0; x < w; x++) {
-			int x0 = x * factor, x1 = x0 + factor < src->width ? x0 + factor : src->width;
-			uint32_t n = (uint32_t)((x1 - x0) * (y1 - y0));
-
-			for (int k = 0; k < c; k++) {
-				uint64_t v = ((uint64_t)acc[(size_t)x * c + k] * 2 + n) / (2 * n);
-
-				if (b == 2)
-					((uint16_t *)d)[(size_t)x * c + k] = (uint16_t)v;
-				else
-					d[(size_t)x * c + k] = (uint8_t)v;
-			}
-		}
-	}
-	fundus_free(acc);
-	*out = dst;
+	for (int y = 0; y < src->height; y++)
+		fundus__rowsink_put(&sink, src->data + (size_t)y * src->stride);
+	*out = fundus__rowsink_take(&sink);
 	return 0;
 }

@@ -34,15 +34,15 @@ int fundus__rowsink_init(struct fundus__rowsink *s, int width, int height, enum 
 static void flush_row(struct fundus__rowsink *s, int oy)
 {
 	int c = s->channels, f = s->scale, ow = s->img->width;
-	int y0 = oy * f, y1 = y0 + f < s->height ? y0 + f : s->height;
+	int y0 = oy * f, y1 = f < s->height - y0 ? y0 + f : s->height;
 	uint8_t *d = s->img->data + (size_t)oy * s->img->stride;
 
 	for (int x = 0; x < ow; x++) {
-		int x0 = x * f, x1 = x0 + f < s->width ? x0 + f : s->width;
+		int x0 = x * f, x1 = f < s->width - x0 ? x0 + f : s->width;
 		uint64_t n = (uint64_t)(x1 - x0) * (uint64_t)(y1 - y0);
 
 		for (int k = 0; k < c; k++) {
-			/* The rounding of fundus_image_shrink(), so results are identical. */
+			/* Round half up; fundus_image_shrink() is this same code. */
 			uint64_t v = (s->acc[(size_t)x * c + k] * 2 + n) / (2 * n);
 
 			if (s->bytes == 2)

@@ -1,4 +1,5 @@
 /* Unit tests of in-memory image operations: formats, crops, orientation, resampling. */
+#include <limits.h>
 #include <stdint.h>
 
 #include "fundus/image.h"
@@ -180,6 +181,12 @@ TEST(shrink_averages_blocks)
 	CHECK_INT_EQ(s->data[0], (0 + 10 + 50 + 60 + 2) / 4);   /* 30 */
 	CHECK_INT_EQ(s->data[2], (40 + 90 + 1) / 2);            /* partial column: 65 */
 	CHECK_INT_EQ(s->data[s->stride + 2], 140);              /* the lone corner */
+	fundus_image_free(s);
+	/* A factor past the size is one block, the mean of all: (0 + 10 + ... + 140) / 15. */
+	CHECK_OK(fundus_image_shrink(src, INT_MAX, &s));
+	CHECK_INT_EQ(s->width, 1);
+	CHECK_INT_EQ(s->height, 1);
+	CHECK_INT_EQ(s->data[0], 70);
 	fundus_image_free(s);
 	CHECK_INT_EQ(fundus_image_shrink(src, 0, &s), FUNDUS_EINVAL);
 	fundus_image_free(src);
