@@ -14,6 +14,31 @@ const int fundus__act_values[] = {FUNDUS__ACT_LINEAR, FUNDUS__ACT_RELU, FUNDUS__
 				  FUNDUS__ACT_SILU,   FUNDUS__ACT_SILU, FUNDUS__ACT_SIGMOID,
 				  FUNDUS__ACT_SIGMOID};
 
+/*
+ * The loops below are written so that GCC vectorises them at its default
+ * -ftrapping-math: a select may only pick between values computed on both
+ * paths anyway, and where the choice depends on the sign of another value
+ * it is made on the bits, as integers (a float comparison could raise an
+ * exception the scalar code would not). A branch on the sign of a value
+ * would be mispredicted half the time.
+ */
+
+/* a where y > 0 (by its bits: not for -0 or +0), b elsewhere. */
+static inline float where_positive(float y, float a, float b)
+{
+	int32_t yb;
+	uint32_t ab, bb, m;
+	float r;
+
+	memcpy(&yb, &y, 4);
+	memcpy(&ab, &a, 4);
+	memcpy(&bb, &b, 4);
+	m = (uint32_t) - (int32_t)(yb > 0);
+	ab = (ab & m) | (bb & ~m);
+	memcpy(&r, &ab, 4);
+	return r;
+}
+
 void fundus__act_forward(enum fundus__act act, const float *x, float *y, size_t n)
 {
 	switch (act) {
@@ -22,12 +47,19 @@ void fundus__act_forward(enum fundus__act act, const float *x, float *y, size_t 
 			memcpy(y, x, n * sizeof *y);
 		break;
 	case FUNDUS__ACT_RELU:
-		for (size_t i = 0; i < n; i++)
-			y[i] = x[i] > 0 ? x[i] : 0;
+		for (size_t i = 0; i < n; i++) {
+			float v = x[i];
+
+			y[i] = v > 0 ? v : 0;
+		}
 		break;
 	case FUNDUS__ACT_LEAKY:
-		for (size_t i = 0; i < n; i++)
-			y[i] = x[i] > 0 ? x[i] : FUNDUS__LEAKY_SLOPE * x[i];
+		/* max(v, 0.1 v) is v above zero and 0.1 v below. */
+		for (size_t i = 0; i < n; i++) {
+			float v = x[i], s = FUNDUS__LEAKY_SLOPE * v;
+
+			y[i] = v > s ? v : s;
+		}
 		break;
 	case FUNDUS__ACT_SILU:
 		for (size_t i = 0; i < n; i++)
@@ -50,12 +82,15 @@ void fundus__act_backward(enum fundus__act act, const float *x, const float *y, 
 		break;
 	case FUNDUS__ACT_RELU:
 		for (size_t i = 0; i < n; i++)
-			dx[i] = y[i] > 0 ? dy[i] : 0;
+			dx[i] = where_positive(y[i], dy[i], 0.0f);
 		break;
 	case FUNDUS__ACT_LEAKY:
 		/* y > 0 exactly when x > 0, since the slope below zero is positive. */
-		for (size_t i = 0; i < n; i++)
-			dx[i] = y[i] > 0 ? dy[i] : FUNDUS__LEAKY_SLOPE * dy[i];
+		for (size_t i = 0; i < n; i++) {
+			float d = dy[i];
+
+			dx[i] = where_positive(y[i], d, FUNDUS__LEAKY_SLOPE * d);
+		}
 		break;
 	case FUNDUS__ACT_SILU:
 		for (size_t i = 0; i < n; i++) {

@@ -9,8 +9,7 @@
 
 #include "nn/internal.h"
 
-/* Sums n floats. */
-static double sum_floats(const float *x, size_t n)
+double fundus__sum_floats(const float *x, size_t n)
 {
 	double total = 0;
 	size_t i = 0;
@@ -32,8 +31,7 @@ static double sum_floats(const float *x, size_t n)
 	return total;
 }
 
-/* Sums (x - m)^2 over n floats. */
-static double sum_sq_dev(const float *x, size_t n, float m)
+double fundus__sum_sq_dev(const float *x, size_t n, float m)
 {
 	double total = 0;
 	size_t i = 0;
@@ -64,8 +62,8 @@ void fundus__bn_channel_forward(const float *x, float *y, size_t n, float gamma,
 	float a, b;
 
 	if (batch) {
-		double m = sum_floats(x, n) / (double)n;
-		double v = sum_sq_dev(x, n, (float)m) / (double)n;
+		double m = fundus__sum_floats(x, n) / (double)n;
+		double v = fundus__sum_sq_dev(x, n, (float)m) / (double)n;
 
 		*mean = (float)m;
 		*var = (float)v;

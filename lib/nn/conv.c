@@ -236,6 +236,29 @@ static void make_plan(const struct fundus_nn_ctx *ctx, const struct geom *g, str
 		pl->worker = rows * pl->bnt;
 }
 
+/* How many column tiles of each channel the forward pass makes. */
+static int tiles_per_channel(const struct geom *g, const struct plan *pl)
+{
+	if (g->depthwise)
+		return 1;
+	return pl->fused ? (int)pl->ntiles : pl->ntb;
+}
+
+/* The columns of tile t of a channel. */
+static void tile_columns(const struct geom *g, const struct plan *pl, int t, size_t *p0, size_t *p1)
+{
+	if (g->depthwise) {
+		*p0 = 0;
+		*p1 = g->N;
+	} else if (pl->fused) {
+		*p0 = (size_t)t * pl->nt;
+		*p1 = *p0 + pl->nt < g->N ? *p0 + pl->nt : g->N;
+	} else {
+		*p0 = g->N * (size_t)t / (size_t)pl->ntb;
+		*p1 = g->N * (size_t)(t + 1) / (size_t)pl->ntb;
+	}
+}
+
 static void conv_scratch(const struct fundus_nn_ctx *ctx, const struct fundus__layer *l,
 			 size_t *per_worker, size_t *shared)
 {
@@ -253,7 +276,13 @@ static void conv_scratch(const struct fundus_nn_ctx *ctx, const struct fundus__l
 	*shared = pl.shared;
 }
 
-/* In training, the output before batch norm and activation, and the batch statistics. */
+/*
+ * In training, the output before batch norm and activation; with batch
+ * norm, the statistics: mean and inverse deviation per channel, then the
+ * mean and sum of squared deviations of each channel over each column tile
+ * of the forward pass, which the epilogue computes while the tile is in
+ * cache.
+ */
 static void conv_state(const struct fundus_nn_ctx *ctx, const struct fundus__layer *l, size_t *z,
 		       size_t *stats, size_t *idx)
 {
@@ -261,8 +290,14 @@ static void conv_state(const struct fundus_nn_ctx *ctx, const struct fundus__lay
 
 	if (ctx->training)
 		*z = ctx->st[l->index].count;
-	if (sp->bn)
-		*stats = 2 * (size_t)sp->filters;
+	if (sp->bn) {
+		struct geom g;
+		struct plan pl;
+
+		get_geom(ctx, l, &g);
+		make_plan(ctx, &g, &pl);
+		*stats = 2 * (size_t)sp->filters * (1 + (size_t)tiles_per_channel(&g, &pl));
+	}
 }
 
 static int conv_fold(struct fundus_net *net, const struct fundus__layer *l, float **w, float **b)
@@ -424,23 +459,41 @@ struct job {
 	struct geom g;
 	struct plan pl;
 	const float *x, *w, *bias;
-	float *out; /* forward: the (M x N) product */
-	float *y;   /* forward: where the activation goes (may be out) */
-	int act;    /* forward epilogue activation, or -1 for none */
-	float *col; /* forward: the shared column matrix */
-	float *dz;  /* backward: gradient of the product */
+	float *out;    /* forward: the (M x N) product */
+	float *y;      /* forward: where the activation goes (may be out) */
+	int act;       /* forward epilogue activation, or -1 for none */
+	float *col;    /* forward: the shared column matrix */
+	float *tstats; /* forward, training with batch norm: mean and M2 per channel and tile */
+	int ntstats;   /* tiles per channel */
+	float *dz;     /* backward: gradient of the product */
 	float *dw, *dx;
 	int want_dw;
 };
 
-/* Adds the bias and applies the activation to rows [m0, m1) and columns [p0, p1). */
-static void epilogue(const struct job *j, int m0, int m1, size_t p0, size_t p1)
+/*
+ * Adds the bias and applies the activation to rows [m0, m1) and columns
+ * [p0, p1), which are tile t of their channels; or, before batch norm in
+ * training, takes the statistics of each row of the tile.
+ */
+static void epilogue(const struct job *j, int m0, int m1, size_t p0, size_t p1, int t)
 {
+	size_t n = p1 - p0;
+
+	if (j->tstats) {
+		for (int m = m0; m < m1; m++) {
+			const float *r = j->out + (size_t)m * j->g.N + p0;
+			float *ts = j->tstats + 2 * ((size_t)m * (size_t)j->ntstats + (size_t)t);
+			double mean = fundus__sum_floats(r, n) / (double)n;
+
+			ts[0] = (float)mean;
+			ts[1] = (float)fundus__sum_sq_dev(r, n, (float)mean);
+		}
+		return;
+	}
 	if (j->act < 0 && j->bias == NULL)
 		return;
 	for (int m = m0; m < m1; m++) {
 		float *r = j->out + (size_t)m * j->g.N + p0, *y = j->y + (size_t)m * j->g.N + p0;
-		size_t n = p1 - p0;
 
 		if (j->bias) {
 			float b = j->bias[m];
@@ -472,7 +525,7 @@ static void fwd_fused(void *arg, size_t b, size_t e, int worker)
 			      j->w + (size_t)gi * (size_t)g->Mg * (size_t)g->K, g->K, col,
 			      (int)(p1 - p0), 0.0f, j->out + (size_t)gi * (size_t)g->Mg * g->N + p0,
 			      (int)g->N);
-		epilogue(j, gi * g->Mg, (gi + 1) * g->Mg, p0, p1);
+		epilogue(j, gi * g->Mg, (gi + 1) * g->Mg, p0, p1, (int)(t % j->pl.ntiles));
 	}
 }
 
@@ -514,7 +567,7 @@ static void fwd_grid(void *arg, size_t b, size_t e, int worker)
 		fundus__sgemm(0, 0, m1 - m0, (int)(p1 - p0), g->K, 1.0f, j->w + row * (size_t)g->K,
 			      g->K, src + (size_t)gi * (size_t)g->K * ld + p0, (int)ld, 0.0f,
 			      j->out + row * g->N + p0, (int)g->N);
-		epilogue(j, (int)row, (int)row + (m1 - m0), p0, p1);
+		epilogue(j, (int)row, (int)row + (m1 - m0), p0, p1, nb);
 	}
 }
 
@@ -554,11 +607,16 @@ static void fwd_depthwise(void *arg, size_t b, size_t e, int worker)
 					}
 				}
 		}
-		epilogue(j, (int)c, (int)c + 1, 0, g->N);
+		epilogue(j, (int)c, (int)c + 1, 0, g->N, 0);
 	}
 }
 
-/* Training: batch norm and activation of whole channels [b, e) from z into y. */
+/*
+ * Training: batch norm and activation of whole channels [b, e) from z into
+ * y. The batch statistics are merged from the tiles' (Chan et al.'s
+ * pairwise update), in tile order, so that they do not depend on which
+ * thread computed what.
+ */
 static void fwd_bn(void *arg, size_t b, size_t e, int worker)
 {
 	const struct job *j = arg;
@@ -573,10 +631,30 @@ static void fwd_bn(void *arg, size_t b, size_t e, int worker)
 		float *rv = fundus__tensor_data(net, l, W_VAR) + c;
 		float mean = *rm, istd = 1.0f / sqrtf(*rv + FUNDUS__BN_EPS), var = 0;
 
+		if (ctx->batch_stats) {
+			double n = 0, mu = 0, m2 = 0;
+
+			for (int t = 0; t < j->ntstats; t++) {
+				const float *ts =
+				    j->tstats + 2 * (c * (size_t)j->ntstats + (size_t)t);
+				size_t p0, p1;
+				double nt, d;
+
+				tile_columns(&j->g, &j->pl, t, &p0, &p1);
+				nt = (double)(p1 - p0);
+				d = ts[0] - mu;
+				mu += d * nt / (n + nt);
+				m2 += ts[1] + d * d * n * nt / (n + nt);
+				n += nt;
+			}
+			mean = (float)mu;
+			var = (float)(m2 / n);
+			istd = (float)(1.0 / sqrt(m2 / n + FUNDUS__BN_EPS));
+		}
 		fundus__bn_channel_forward(s->z + c * s->plane, s->y + c * s->plane, s->plane,
 					   fundus__tensor_data(net, l, W_GAMMA)[c],
-					   fundus__tensor_data(net, l, W_BETA)[c], j->sp->act,
-					   ctx->batch_stats, &mean, &istd, &var);
+					   fundus__tensor_data(net, l, W_BETA)[c], j->sp->act, 0,
+					   &mean, &istd, &var);
 		s->stats[c] = mean;
 		s->stats[M + c] = istd;
 		if (ctx->batch_stats)
@@ -609,6 +687,10 @@ static void conv_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *
 		j.y = s->y;
 		if (j.sp->bn) {
 			j.act = -1;
+			if (ctx->batch_stats) {
+				j.ntstats = tiles_per_channel(&j.g, &j.pl);
+				j.tstats = s->stats + 2 * (size_t)j.g.M;
+			}
 		} else {
 			j.bias = fundus__tensor_data(net, l, W_BIAS);
 			j.act = j.sp->act;

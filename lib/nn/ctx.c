@@ -4,6 +4,7 @@
  * and backward passes over the layers.
  */
 #include <string.h>
+#include <time.h>
 
 #include "nn/internal.h"
 
@@ -16,6 +17,15 @@ void fundus_nn_ctx_defaults(struct fundus_nn_ctx_params *p)
 	p->batch = 1;
 	p->threads = 1;
 	p->bn_momentum = 0.03f;
+}
+
+/* Seconds on the clock the profile asked for. */
+static double now(const struct fundus_nn_ctx *ctx)
+{
+	struct timespec ts;
+
+	clock_gettime(ctx->p.profile == 2 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void fundus__parallel(struct fundus_nn_ctx *ctx, size_t n, fundus_pool_range_fn fn, void *arg)
@@ -49,6 +59,8 @@ void fundus_nn_ctx_free(struct fundus_nn_ctx *ctx)
 	fundus_free(ctx->wscratch);
 	fundus_free(ctx->work);
 	fundus_free(ctx->out_grad_set);
+	fundus_free(ctx->prof_fwd);
+	fundus_free(ctx->prof_bwd);
 	if (ctx->own_pool)
 		fundus_pool_free(ctx->pool);
 	fundus_free(ctx);
@@ -259,6 +271,12 @@ int fundus_nn_ctx_new(struct fundus_nn_ctx **out, struct fundus_net *net,
 		if (ctx->out_grad_set == NULL)
 			rc = FUNDUS_ENOMEM;
 	}
+	if (rc == 0 && p->profile) {
+		ctx->prof_fwd = fundus_calloc((size_t)net->nlayers, sizeof(double));
+		ctx->prof_bwd = fundus_calloc((size_t)net->nlayers, sizeof(double));
+		if (ctx->prof_fwd == NULL || ctx->prof_bwd == NULL)
+			rc = FUNDUS_ENOMEM;
+	}
 	if (rc == 0 && !ctx->training && ctx->fast)
 		rc = fundus__net_fold(net);
 	if (rc < 0) {
@@ -318,14 +336,31 @@ int fundus_nn_forward(struct fundus_nn_ctx *ctx, const float *input)
 	from_nchw(&ctx->in, ctx->p.batch, input, ctx->in.y);
 	for (int i = 0; i < net->nlayers; i++) {
 		const struct fundus__layer *l = &net->layers[i];
+		double t0 = ctx->prof_fwd ? now(ctx) : 0;
 
 		if (ctx->fast)
 			l->type->forward(ctx, l);
 		else
 			l->type->forward_ref(ctx, l);
+		if (ctx->prof_fwd)
+			ctx->prof_fwd[i] += now(ctx) - t0;
 	}
 	memset(ctx->out_grad_set, 0, (size_t)net->noutputs * sizeof(int));
 	ctx->version = version;
+	return 0;
+}
+
+int fundus_nn_layer_shape(const struct fundus_nn_ctx *ctx, int layer, int shape[4])
+{
+	const struct fundus__state *s;
+
+	if (layer < 0 || layer >= ctx->net->nlayers)
+		return fundus_error_set(FUNDUS_EINVAL, "no layer %d", layer);
+	s = &ctx->st[layer];
+	shape[0] = ctx->p.batch;
+	shape[1] = s->c;
+	shape[2] = s->h;
+	shape[3] = s->w;
 	return 0;
 }
 
@@ -394,13 +429,17 @@ int fundus_nn_backward(struct fundus_nn_ctx *ctx)
 		memset(ctx->in.dy, 0, ctx->in.count * sizeof(float));
 	for (int i = net->nlayers - 1; i >= 0; i--) {
 		const struct fundus__layer *l = &net->layers[i];
+		double t0;
 
 		if (!ctx->st[i].needs_grad)
 			continue;
+		t0 = ctx->prof_bwd ? now(ctx) : 0;
 		if (ctx->fast)
 			l->type->backward(ctx, l);
 		else
 			l->type->backward_ref(ctx, l);
+		if (ctx->prof_bwd)
+			ctx->prof_bwd[i] += now(ctx) - t0;
 	}
 	return 0;
 }
@@ -418,4 +457,22 @@ int fundus_nn_get_input_grad(const struct fundus_nn_ctx *ctx, float *out)
 		return fundus_error_set(FUNDUS_EINVAL, "the context keeps no input gradient");
 	to_nchw(&ctx->in, ctx->p.batch, ctx->in.dy, out);
 	return 0;
+}
+
+int fundus_nn_layer_seconds(const struct fundus_nn_ctx *ctx, int layer, double *forward,
+			    double *backward)
+{
+	if (layer < 0 || layer >= ctx->net->nlayers)
+		return fundus_error_set(FUNDUS_EINVAL, "no layer %d", layer);
+	*forward = ctx->prof_fwd ? ctx->prof_fwd[layer] : 0;
+	*backward = ctx->prof_bwd ? ctx->prof_bwd[layer] : 0;
+	return 0;
+}
+
+void fundus_nn_reset_profile(struct fundus_nn_ctx *ctx)
+{
+	if (ctx->prof_fwd) {
+		memset(ctx->prof_fwd, 0, (size_t)ctx->net->nlayers * sizeof(double));
+		memset(ctx->prof_bwd, 0, (size_t)ctx->net->nlayers * sizeof(double));
+	}
 }

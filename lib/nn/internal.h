@@ -216,7 +216,8 @@ struct fundus_nn_ctx {
 	size_t wscratch_size;
 	unsigned long version;
 	int *out_grad_set;
-	void *mem; /* one block for the activations */
+	double *prof_fwd, *prof_bwd; /* per layer, when profiling */
+	void *mem;                   /* one block for the activations */
 };
 
 /* The table of layer types, NULL-terminated. */
@@ -319,6 +320,9 @@ void fundus__bn_channel_forward(const float *x, float *y, size_t n, float gamma,
 void fundus__bn_channel_backward(const float *x, const float *y, float *dy, float *dx, size_t n,
 				 float gamma, float beta, int act, float mean, float istd,
 				 int batch, int add, double *dgamma, double *dbeta);
+/* Sums of n floats, and of their squared deviations from m, accurately and fast. */
+double fundus__sum_floats(const float *x, size_t n);
+double fundus__sum_sq_dev(const float *x, size_t n, float m);
 void fundus__bn_update_running(float *rmean, float *rvar, float mean, float var, size_t n,
 			       float momentum);
 /* Reference batch norm (and activation) over channels planes, in double. */

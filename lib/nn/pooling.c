@@ -87,6 +87,112 @@ static void window(int o, int stride, int offset, int size, int n, int *lo, int 
 	*hi = start + size > n ? n : start + size;
 }
 
+/*
+ * Max pooling of one image plane, separably: the maximum over the window's
+ * rows first (whole rows at a time, which vectorises), then over its
+ * columns. The maximum is exact, so the order does not change the result.
+ */
+static void maxpool_plane(const float *in, int h, int w, float *out, int ho, int wo,
+			  const struct pool_spec *sp, float *tmp)
+{
+	int off = -sp->padding / 2;
+
+	for (int oy = 0; oy < ho; oy++) {
+		float *o = out + (size_t)oy * wo;
+		int y0, y1;
+
+		window(oy, sp->stride, off, sp->size, h, &y0, &y1);
+		memcpy(tmp, in + (size_t)y0 * w, (size_t)w * sizeof *tmp);
+		for (int y = y0 + 1; y < y1; y++) {
+			const float *r = in + (size_t)y * w;
+
+			for (int x = 0; x < w; x++) {
+				float a = tmp[x], b = r[x];
+
+				tmp[x] = b > a ? b : a;
+			}
+		}
+		if (sp->size == 2 && sp->stride == 2 && off == 0) {
+			int full = w / 2 < wo ? w / 2 : wo;
+
+			for (int x = 0; x < full; x++) {
+				float a = tmp[2 * x], b = tmp[2 * x + 1];
+
+				o[x] = b > a ? b : a;
+			}
+			for (int x = full; x < wo; x++)
+				o[x] = tmp[2 * x];
+		} else {
+			for (int x = 0; x < wo; x++) {
+				int x0, x1;
+				float m;
+
+				window(x, sp->stride, off, sp->size, w, &x0, &x1);
+				m = tmp[x0];
+				for (int k = x0 + 1; k < x1; k++)
+					m = tmp[k] > m ? tmp[k] : m;
+				o[x] = m;
+			}
+		}
+	}
+}
+
+/* The bits of a float, to compare values exactly without float comparisons. */
+static inline uint32_t bits(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+/*
+ * For backward: where in the plane each maximum is, the first in row order
+ * as in the reference. The common 2x2 window with stride 2 is found with
+ * selects on the bits, which compile without branches.
+ */
+static void maxpool_where(const float *in, int h, int w, const float *out, int ho, int wo,
+			  const struct pool_spec *sp, int32_t *idx, int32_t base)
+{
+	int off = -sp->padding / 2;
+
+	for (int oy = 0; oy < ho; oy++) {
+		int y0, y1, from = 0;
+
+		window(oy, sp->stride, off, sp->size, h, &y0, &y1);
+		if (sp->size == 2 && sp->stride == 2 && off == 0 && y1 - y0 == 2) {
+			const float *r0 = in + (size_t)y0 * w, *r1 = r0 + w,
+				    *o = out + (size_t)oy * wo;
+			int32_t *ix = idx + (size_t)oy * wo, at = base + y0 * w;
+
+			from = w / 2 < wo ? w / 2 : wo;
+			for (int x = 0; x < from; x++) {
+				uint32_t m = bits(o[x]);
+				int32_t k = at + 2 * x + w + 1;
+
+				k = bits(r1[2 * x]) == m ? at + 2 * x + w : k;
+				k = bits(r0[2 * x + 1]) == m ? at + 2 * x + 1 : k;
+				k = bits(r0[2 * x]) == m ? at + 2 * x : k;
+				ix[x] = k;
+			}
+		}
+		for (int ox = from; ox < wo; ox++) {
+			uint32_t m = bits(out[(size_t)oy * wo + ox]);
+			int x0, x1, at = -1;
+
+			window(ox, sp->stride, off, sp->size, w, &x0, &x1);
+			for (int y = y0; y < y1 && at < 0; y++)
+				for (int x = x0; x < x1; x++)
+					if (bits(in[(size_t)y * w + x]) == m) {
+						at = y * w + x;
+						break;
+					}
+			/* Only a NaN matches nothing: send its gradient to the window's start. */
+			idx[(size_t)oy * wo + ox] = base + (at < 0 ? y0 * w + x0 : at);
+		}
+	}
+}
+
 /* Max pooling of whole channels [b, e). */
 static void maxpool_fwd_range(void *arg, size_t b, size_t e, int worker)
 {
@@ -94,40 +200,27 @@ static void maxpool_fwd_range(void *arg, size_t b, size_t e, int worker)
 	const struct pool_spec *sp = j->l->spec;
 	const struct fundus__state *in = fundus__in(j->ctx, j->l, 0);
 	struct fundus__state *s = &j->ctx->st[j->l->index];
-	int off = -sp->padding / 2, B = j->ctx->p.batch;
+	float *tmp = j->ctx->wscratch[worker];
+	size_t hwi = (size_t)in->h * (size_t)in->w, hwo = (size_t)s->h * (size_t)s->w;
 
 	for (size_t c = b; c < e; c++)
-		for (int bi = 0; bi < B; bi++) {
-			size_t ib = c * in->plane + (size_t)bi * in->h * in->w;
-			size_t ob = c * s->plane + (size_t)bi * s->h * s->w;
+		for (int bi = 0; bi < j->ctx->p.batch; bi++) {
+			const float *ip = in->y + c * in->plane + (size_t)bi * hwi;
+			float *op = s->y + c * s->plane + (size_t)bi * hwo;
 
-			for (int oy = 0; oy < s->h; oy++) {
-				int y0, y1;
-
-				window(oy, sp->stride, off, sp->size, in->h, &y0, &y1);
-				for (int ox = 0; ox < s->w; ox++) {
-					int x0, x1;
-					float best = -FLT_MAX;
-					size_t at = 0;
-
-					window(ox, sp->stride, off, sp->size, in->w, &x0, &x1);
-					for (int iy = y0; iy < y1; iy++)
-						for (int ix = x0; ix < x1; ix++) {
-							size_t k = ib + (size_t)iy * in->w + ix;
-
-							if (in->y[k] > best ||
-							    (iy == y0 && ix == x0)) {
-								best = in->y[k];
-								at = k;
-							}
-						}
-					s->y[ob + (size_t)oy * s->w + ox] = best;
-					if (s->idx)
-						s->idx[ob + (size_t)oy * s->w + ox] =
-						    (int32_t)(at - c * in->plane);
-				}
-			}
+			maxpool_plane(ip, in->h, in->w, op, s->h, s->w, sp, tmp);
+			if (s->idx)
+				maxpool_where(ip, in->h, in->w, op, s->h, s->w, sp,
+					      s->idx + c * s->plane + (size_t)bi * hwo,
+					      (int32_t)((size_t)bi * hwi));
 		}
+}
+
+/* A row of the input per worker. */
+static void maxpool_scratch(const struct fundus_nn_ctx *ctx, const struct fundus__layer *l,
+			    size_t *per_worker, size_t *shared)
+{
+	*per_worker = (size_t)fundus__in(ctx, l, 0)->w;
 }
 
 static void maxpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
@@ -443,6 +536,7 @@ const struct fundus__layer_type fundus__maxpool_type = {
     .spec_size = sizeof(struct pool_spec),
     .build = pool_build,
     .shape = pool_shape,
+    .scratch = maxpool_scratch,
     .state = maxpool_state,
     .forward = maxpool_forward,
     .backward = maxpool_backward,

@@ -259,6 +259,8 @@ struct fundus_nn_ctx_params {
 	int deterministic;        /* 1: refuse what could make runs differ (BLAS threads) */
 	int input_grad;           /* 1: backward also gives the gradient of the input */
 	float bn_momentum;        /* running = (1 - m) running + m batch (0.03) */
+	int profile;              /* time every layer (fundus_nn_layer_seconds()): 1 on the wall
+				     clock, 2 in processor time of the calling thread */
 };
 
 /* Fills p with the defaults: inference, fast path, batch 1, one thread. */
@@ -287,7 +289,10 @@ void fundus_nn_input_shape(const struct fundus_nn_ctx *ctx, int shape[4]);
  */
 int fundus_nn_forward(struct fundus_nn_ctx *ctx, const float *input);
 
-/* The shape of output i (batch x channels x height x width); -1 for a bad index. */
+/* The output shape of any layer in this context (batch x channels x height x width). */
+int fundus_nn_layer_shape(const struct fundus_nn_ctx *ctx, int layer, int shape[4]);
+
+/* The shape of output i (batch x channels x height x width); FUNDUS_EINVAL for a bad index. */
 int fundus_nn_output_shape(const struct fundus_nn_ctx *ctx, int i, int shape[4]);
 
 /* Copies output i of the last forward pass into out (NCHW, its shape's product). */
@@ -309,6 +314,15 @@ const float *fundus_nn_grad(const struct fundus_nn_ctx *ctx, int tensor);
 
 /* Copies the gradient of the input (NCHW) after backward with input_grad set. */
 int fundus_nn_get_input_grad(const struct fundus_nn_ctx *ctx, float *out);
+
+/*
+ * The seconds spent in one layer's forward and backward passes since the
+ * context was made (or the last reset), when it was made with profile set;
+ * zeros otherwise. fundus_nn_reset_profile() starts the counts again.
+ */
+int fundus_nn_layer_seconds(const struct fundus_nn_ctx *ctx, int layer, double *forward,
+			    double *backward);
+void fundus_nn_reset_profile(struct fundus_nn_ctx *ctx);
 
 /*
  * Optimisers. One optimiser updates one network from the gradients of a
