@@ -24,6 +24,11 @@ for p in $(programs); do
   expect_match "$T/err" "Try '$name --help'" "$name points to --help"
   expect_empty "$T/out" "$name misuse writes nothing on stdout"
 
+  run "$p" --version=1
+  expect_status 2 "$name --version=1"
+  expect_match "$T/err" "^$name: option '--version' takes no argument$" "$name names the flag given a value"
+  expect_empty "$T/out" "$name --version=1 prints no version"
+
   # A full disk on stdout is an error, not lost data in silence.
   if [ -w /dev/full ]; then
     "$p" --help >/dev/full 2>"$T/err"

@@ -64,6 +64,15 @@ expect_match "$T/err" "^fundus-synth: --format: 'gif'" "a bad --format is named"
 run fundus-synth -n 1 -o nodir --seed 9007199254740992
 expect_status 2 "--seed 2^53"
 expect_match "$T/err" "^fundus-synth: --seed: " "a seed past 2^53 is refused"
+run fundus-synth -n 1 -o nodir --seed ' -1'
+expect_status 2 "--seed ' -1'"
+expect_match "$T/err" "^fundus-synth: --seed: ' -1' is not a whole number" "a negative seed is refused, not wrapped"
+run fundus-synth -n 1 -o nodir --no-boxes=yes
+expect_status 2 "--no-boxes=yes"
+expect_match "$T/err" "^fundus-synth: option '--no-boxes' takes no argument$" "a long-only flag given a value"
+run fundus-synth -n 1 -o nodir --s 3
+expect_status 2 "--s"
+expect_match "$T/err" "^fundus-synth: option '--s' is ambiguous$" "an ambiguous abbreviation"
 run fundus-synth -n 1
 expect_status 2 "no --output"
 expect_match "$T/err" "missing --output" "a missing --output is named"

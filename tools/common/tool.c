@@ -109,6 +109,43 @@ static void build_tables(struct option *lo, char *so, size_t max)
 	so[s] = '\0';
 }
 
+/*
+ * Exits 2 for the option getopt_long refused. For a long option, arg is
+ * the word it read ("--name" or "--name=value"); getopt_long sets optopt
+ * to the option's key when the option exists but takes no argument, and
+ * to 0 when the name is unknown or an ambiguous abbreviation.
+ */
+_Noreturn static void bad_option(const struct option *lo, const char *arg)
+{
+	if (strncmp(arg, "--", 2) == 0) {
+		size_t n = strcspn(arg + 2, "=");
+		const struct option *hit = NULL;
+		int matches = 0;
+
+		for (const struct option *o = lo; o->name; o++) {
+			if (strncmp(o->name, arg + 2, n) != 0)
+				continue;
+			if (strlen(o->name) == n) {
+				hit = o;
+				matches = 1;
+				break;
+			}
+			hit = o;
+			matches++;
+		}
+		if (matches == 1 && optopt != 0 && optopt == hit->val)
+			tool_usage_error("option '--%s' takes no argument", hit->name);
+		if (optopt == 0 && matches > 1)
+			tool_usage_error("option '%.*s' is ambiguous", (int)n + 2, arg);
+		if (optopt == 0)
+			tool_usage_error("unknown option '%s'", arg);
+	}
+	/* A short option; keys past 255 belong to long options only. */
+	if (optopt > 0 && optopt < 256)
+		tool_usage_error("unknown option '-%c'", optopt);
+	tool_usage_error("unknown option '%s'", arg);
+}
+
 int tool_getopt(int argc, char **argv)
 {
 	static struct option lo[128];
@@ -134,10 +171,7 @@ int tool_getopt(int argc, char **argv)
 		return tool_getopt(argc, argv);
 	case ':':
 		tool_usage_error("option '%s' needs an argument", argv[optind - 1]);
-	case '?':
-		if (optopt)
-			tool_usage_error("unknown option '-%c'", optopt);
-		tool_usage_error("unknown option '%s'", argv[optind - 1]);
+	case '?': bad_option(lo, argv[optind - 1]);
 	}
 	return c;
 }
@@ -238,7 +272,8 @@ unsigned long long tool_parse_u64(const char *s, const char *opt)
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (end == s || *end != '\0' || errno == ERANGE || s[0] == '-')
+	/* strtoull takes "-1" (after any spaces) as 2^64 - 1. */
+	if (end == s || *end != '\0' || errno == ERANGE || strchr(s, '-'))
 		tool_usage_error("%s: '%s' is not a whole number from 0 to 2^64-1", opt, s);
 	return v;
 }
