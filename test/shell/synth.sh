@@ -131,6 +131,12 @@ expect_status 0 "PNG with --records and --sheet"
 expect_empty "$T/out" "--records leaves stdout empty"
 json_lines p.jsonl 2
 expect_match p.jsonl '"format":"png"' "records say png"
+run fundus-synth -n 1 --size 200x160 -o dash --records -
+expect_status 0 "--records -"
+checks=$((checks + 1))
+[ "$(wc -l <"$T/out")" -eq 1 ] || fail "--records - does not print the record on stdout"
+checks=$((checks + 1))
+[ ! -e ./- ] || fail "--records - made a file named '-'"
 run fundus-synth -n 1 --size 200x160 -f tiff -o t --eye R --framing disc
 expect_status 0 "TIFF"
 expect_match "$T/out" '"laterality":"R"' "--eye R"

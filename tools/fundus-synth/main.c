@@ -212,7 +212,10 @@ static void parse_args(struct run *r, int argc, char **argv)
 		case OPT_THREADS:
 			r->threads = (int)tool_parse_long(optarg, "--threads", 0, 1024);
 			break;
-		case OPT_RECORDS: r->records = optarg; break;
+		case OPT_RECORDS:
+			/* "-" is standard output, which is where records go anyway. */
+			r->records = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
 		case OPT_SHEET: r->sheet = optarg; break;
 		case OPT_SHEET_WIDTH:
 			r->sheet_width = (int)tool_parse_long(optarg, "--sheet-width", 200, 16384);
