@@ -96,6 +96,16 @@ expect_match "$T/err" "^fundus-info: 'broken\.jsonl': line 4: .*width" "line 4 n
 expect_match "$T/err" "^fundus-info: 'broken\.jsonl': line 6: " "line 6 (truncated) named"
 expect_match "$T/out" '"records":2,.*"bad_lines":4' "good lines still counted"
 
+# A full disk on standard output: said once, and the run stops.
+if [ -w /dev/full ]; then
+  fundus-info "$jpg" "$png" "$tif" >/dev/full 2>"$T/err"
+  status=$?
+  expect_status 1 "records to a full disk"
+  expect_match "$T/err" "^fundus-info: cannot write to standard output: .*No space left" "the write error"
+  checks=$((checks + 1))
+  [ "$(wc -l <"$T/err")" -eq 1 ] || fail "a full disk: more than one line: $(cat "$T/err")"
+fi
+
 # Misuse.
 run fundus-info
 expect_status 2 "no files"

@@ -34,7 +34,10 @@ static const struct tool_desc desc = {
 	"  fundus-info --records annotations.jsonl\n",
 };
 
-/* Describes one image as a record on stdout; returns 0 or -1 after a message. */
+/*
+ * Describes one image as a record on stdout; returns 0, -1 after a message,
+ * or -2 when standard output failed (nothing more can be written).
+ */
 static int describe_image(const char *path, int decode, int scale,
 			  const struct fundus_image_limits *lim)
 {
@@ -98,10 +101,10 @@ static int describe_image(const char *path, int decode, int scale,
 			goto nomem;
 	}
 	if (fundus_record_write(stdout, rec) < 0) {
-		tool_lib_error("cannot write", "-");
+		tool_lib_error("cannot write to standard output", NULL);
 		fundus_record_free(rec);
 		fundus_image_close(src);
-		return -1;
+		return -2;
 	}
 	fundus_record_free(rec);
 	fundus_image_close(src);
@@ -171,7 +174,7 @@ static long check_records(const char *path)
 int main(int argc, char **argv)
 {
 	struct fundus_image_limits lim;
-	int decode = 0, records = 0, scale = 1, failed = 0, c;
+	int decode = 0, records = 0, scale = 1, failed = 0, c, rc;
 
 	tool_init(&desc);
 	fundus_image_limits_default(&lim);
@@ -193,8 +196,10 @@ int main(int argc, char **argv)
 		if (records) {
 			if (check_records(argv[i]) != 0)
 				failed = 1;
-		} else if (describe_image(argv[i], decode, scale, &lim) < 0) {
+		} else if ((rc = describe_image(argv[i], decode, scale, &lim)) < 0) {
 			failed = 1;
+			if (rc == -2)
+				break;
 		}
 		fflush(stdout);
 	}
