@@ -214,6 +214,12 @@ static int read_annotation(cJSON *a, const char *where, size_t i, const char *la
 	if ((rc = fundus_record_add_object(r, label, &box, NAN, NULL)) < 0)
 		return rc;
 	o = &r->objects[r->n_objects - 1];
+	/* The ids first, in this order, wherever the file has them: as a writer puts them. */
+	for (int k = 0; k < 2; k++) {
+		c = cJSON_GetObjectItemCaseSensitive(a, k ? "category_id" : "id");
+		if (c && (rc = put_extra(&o->extra, c->string, cJSON_DetachItemViaPointer(a, c))) < 0)
+			return rc;
+	}
 	for (c = a->child; c; c = next) {
 		const char *k = c->string;
 

@@ -277,7 +277,23 @@ int fundus__cv_yolo_classes(const struct fundus_convert_set *set,
 			if (k > max)
 				max = k;
 		}
-	if (ok && rc == 0 && (int64_t)m->n == max + 1) {
+	/*
+	 * Classes no object uses leave gaps that a class list must still fill:
+	 * with the class number as the name (as a folder without a class list
+	 * reads), unless a label has that name already.
+	 */
+	for (int64_t k = 0; ok && rc == 0 && k <= max; k++) {
+		char name[32];
+
+		if (fundus_convert_labels_find_id(m, k))
+			continue;
+		snprintf(name, sizeof name, "%" PRId64, k);
+		if (fundus_convert_labels_find(m, name))
+			ok = 0;
+		else
+			rc = fundus_convert_labels_add(m, name, k, NULL);
+	}
+	if (ok && rc == 0) {
 		*out = m;
 		return 0;
 	}
@@ -820,7 +836,7 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 			 struct fundus_convert_labels **labels_out)
 {
 	struct fundus_convert_labels *classes = NULL;
-	struct strs txts = {0}, listed = {0};
+	struct strs txts = {0}, listed = {0}, keys = {0};
 	struct fundus__cv_index by_stem = {0}, done = {0};
 	size_t first = set->n;
 	char *dir = NULL;
@@ -860,43 +876,65 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 		goto out;
 	if (txts.n)
 		qsort(txts.v, txts.n, sizeof *txts.v, cmp_str);
-	/* The lists name the images: index them by name without extension. */
-	for (size_t i = 0; i < listed.n && rc >= 0; i++) {
-		const char *b = fundus__cv_basename(listed.v[i]);
-		char key[1024];
+	/*
+	 * The records in the order of the image lists (a writer lists every
+	 * image, those without objects too), then the label files no list
+	 * names, by name. A listed image without a label file has no objects.
+	 */
+	for (size_t i = 0; i < txts.n && rc >= 0; i++) {
+		const char *b = fundus__cv_basename(txts.v[i]);
+		size_t n = fundus__cv_stem_len(b);
+		char *key = fundus_strndup(b, n);
 
-		snprintf(key, sizeof key, "%.*s", (int)fundus__cv_stem_len(b), b);
-		{
-			char *grown = fundus_realloc(listed.v[i], strlen(listed.v[i]) + strlen(key) + 2);
-
-			if (grown == NULL) {
-				rc = FUNDUS_ENOMEM;
-				break;
-			}
-			listed.v[i] = grown;
+		if (key == NULL) {
+			rc = FUNDUS_ENOMEM;
+			break;
 		}
-		/* Keep the key after the path's NUL so the index can borrow it. */
-		memcpy(listed.v[i] + strlen(listed.v[i]) + 1, key, strlen(key) + 1);
-		rc = fundus__cv_index_put(&by_stem, listed.v[i] + strlen(listed.v[i]) + 1, i);
+		/* The key lives on in the name list to be freed with it. */
+		rc = strs_push(&keys, key, 1);
+		if (rc == 0)
+			rc = fundus__cv_index_put(&by_stem, key, i);
 	}
 	if (rc < 0)
 		goto out;
 	rc = 0;
+	for (size_t i = 0; i < listed.n && rc == 0; i++) {
+		const char *b = fundus__cv_basename(listed.v[i]);
+		char key[1024], *image;
+		size_t at;
+
+		snprintf(key, sizeof key, "%.*s", (int)fundus__cv_stem_len(b), b);
+		if (fundus__cv_index_get(&done, key, &at))
+			continue; /* listed twice (train.txt and images.txt) */
+		if ((rc = strs_push(&keys, key, 0)) < 0 ||
+		    (rc = fundus__cv_index_put(&done, keys.v[keys.n - 1], i)) < 0)
+			break;
+		rc = 0;
+		image = fundus__cv_join(o->image_dir, listed.v[i]);
+		if (image == NULL) {
+			rc = FUNDUS_ENOMEM;
+			break;
+		}
+		if (fundus__cv_index_get(&by_stem, key, &at)) {
+			rc = read_one(txts.v[at], image, o, classes, set);
+			if (rc < 0 && rc != FUNDUS_ENOMEM)
+				rc = fundus_error_set(rc, "'%s': %s", txts.v[at], fundus__cv_errcopy());
+		} else {
+			rc = read_one(NULL, image, o, classes, set);
+			if (rc < 0 && rc != FUNDUS_ENOMEM)
+				rc = fundus_error_set(rc, "'%s': %s", listed.v[i],
+						      fundus__cv_errcopy());
+		}
+	}
 	for (size_t i = 0; i < txts.n && rc == 0; i++) {
 		const char *b = fundus__cv_basename(txts.v[i]);
 		char key[1024], *image = NULL;
 		size_t at;
 
 		snprintf(key, sizeof key, "%.*s", (int)fundus__cv_stem_len(b), b);
-		if (fundus__cv_index_get(&by_stem, key, &at)) {
-			image = fundus__cv_join(o->image_dir, listed.v[at]);
-			if (image == NULL) {
-				rc = FUNDUS_ENOMEM;
-				break;
-			}
-			if ((rc = fundus__cv_index_put(&done, listed.v[at], at)) < 0)
-				break;
-		} else if ((image = find_image(txts.v[i], o->image_dir)) == NULL) {
+		if (fundus__cv_index_get(&done, key, &at))
+			continue;
+		if ((image = find_image(txts.v[i], o->image_dir)) == NULL) {
 			const struct fundus_record *known = fundus__cv_find_image(o, key);
 
 			if (known == NULL || known->image == NULL) {
@@ -916,20 +954,6 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 		rc = read_one(txts.v[i], image, o, classes, set);
 		if (rc < 0 && rc != FUNDUS_ENOMEM && folder)
 			rc = fundus_error_set(rc, "'%s': %s", txts.v[i], fundus__cv_errcopy());
-	}
-	/* Listed images without a label file have no objects. */
-	for (size_t i = 0; i < listed.n && rc == 0; i++) {
-		size_t at;
-		char *image;
-
-		if (fundus__cv_index_get(&done, listed.v[i], &at))
-			continue;
-		if ((rc = fundus__cv_index_put(&done, listed.v[i], i)) < 0)
-			break;
-		image = fundus__cv_join(o->image_dir, listed.v[i]);
-		rc = image ? read_one(NULL, image, o, classes, set) : FUNDUS_ENOMEM;
-		if (rc < 0 && rc != FUNDUS_ENOMEM)
-			rc = fundus_error_set(rc, "'%s': %s", listed.v[i], fundus__cv_errcopy());
 	}
 	if (rc < 0)
 		goto out;
@@ -971,6 +995,7 @@ out:
 	fundus__cv_index_free(&done);
 	strs_free(&txts);
 	strs_free(&listed);
+	strs_free(&keys);
 	fundus_free(dir);
 	return rc;
 }
