@@ -396,6 +396,74 @@ static int fill_box(struct item *it, const char *side, size_t i, size_t j, int64
 	return 0;
 }
 
+/* A label's place in pycocotools' category order. */
+struct cat_key {
+	double id; /* its COCO category id, or +inf */
+	size_t k;  /* its index in name order */
+};
+
+static int by_cat_key(const void *pa, const void *pb)
+{
+	const struct cat_key *a = pa, *b = pb;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->k < b->k ? -1 : a->k > b->k;
+}
+
+/*
+ * The category order: pycocotools sorts categories by id. When every
+ * label with ground truth carries an integer "category_id" on its
+ * ground-truth boxes (COCO read by fundus_convert_read()), labels go in
+ * that order, else in name order (the ids fundus-convert gives by
+ * default). Only the order of the terms in the means depends on it.
+ * perm[k] receives the place of names[k].
+ */
+static int category_order(struct fundus_record *const *gt, size_t n_gt, const char *const *names,
+			  size_t n, size_t *perm)
+{
+	struct cat_key *keys = fundus_calloc(n ? n : 1, sizeof *keys);
+	unsigned char *has_gt = fundus_calloc(n ? n : 1, 1);
+	int usable = 1;
+
+	if (keys == NULL || has_gt == NULL) {
+		fundus_free(keys);
+		fundus_free(has_gt);
+		return FUNDUS_ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++) {
+		keys[k].id = INFINITY;
+		keys[k].k = k;
+	}
+	for (size_t i = 0; i < n_gt; i++)
+		for (size_t j = 0; j < gt[i]->n_objects; j++) {
+			const struct fundus_object *ob = &gt[i]->objects[j];
+			const cJSON *c = extra_number(ob, "category_id");
+			long k = find_label(names, n, label_of(ob));
+
+			if (k < 0)
+				continue;
+			has_gt[k] = 1;
+			if (c == NULL || c->valuedouble != floor(c->valuedouble))
+				usable = 0;
+			else if (isinf(keys[k].id))
+				keys[k].id = c->valuedouble;
+			else if (keys[k].id != c->valuedouble)
+				usable = 0;
+		}
+	for (size_t k = 0; k < n; k++)
+		if (!has_gt[k])
+			keys[k].id = INFINITY;
+		else if (!usable)
+			keys[k].id = 0;
+	qsort(keys, n, sizeof *keys, by_cat_key);
+	for (size_t k = 0; k < n; k++)
+		perm[keys[k].k] = k;
+	fundus_free(keys);
+	fundus_free(has_gt);
+	return 0;
+}
+
 /* The labels to score, sorted: every label of both sides, or just o->label. */
 static int collect_labels(struct fundus_record *const *gt, size_t n_gt,
 			  struct fundus_record *const *pred, size_t n_pred, const int64_t *target,
@@ -449,7 +517,7 @@ int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_
 	struct fundus_eval_options def;
 	struct fundus_eval_result *res = NULL;
 	int64_t *target = NULL;
-	size_t *rank = NULL, n_labels = 0, n_items = 0, n_gt_boxes = 0, buf_len;
+	size_t *rank = NULL, *perm = NULL, n_labels = 0, n_items = 0, n_gt_boxes = 0, buf_len;
 	const char **names = NULL;
 	struct item *items = NULL;
 	struct fundus__ev_curves *curves = NULL;
@@ -515,6 +583,10 @@ int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_
 
 	if ((rc = collect_labels(gt, n_gt, pred, n_pred, target, o->label, &names, &n_labels)) < 0)
 		goto fail;
+	rc = FUNDUS_ENOMEM;
+	if ((perm = fundus_calloc(n_labels ? n_labels : 1, sizeof *perm)) == NULL ||
+	    (rc = category_order(gt, n_gt, names, n_labels, perm)) < 0)
+		goto fail;
 	for (size_t i = 0; i < n_gt; i++)
 		for (size_t j = 0; j < gt[i]->n_objects; j++)
 			if (o->label == NULL || strcmp(label_of(&gt[i]->objects[j]), o->label) == 0)
@@ -557,7 +629,7 @@ int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_
 
 				if (k < 0)
 					continue;
-				it->label = (size_t)k;
+				it->label = perm[k];
 				it->rank = rank[img];
 				it->img = img;
 				it->kind = side;
@@ -590,11 +662,10 @@ int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_
 	if (res->labels == NULL || curves == NULL || imgs == NULL || res->rows == NULL ||
 	    buf == NULL)
 		goto fail;
-	for (size_t k = 0; k < n_labels; k++) {
-		if ((res->labels[k].name = fundus_strdup(names[k])) == NULL)
+	res->n_labels = n_labels;
+	for (size_t k = 0; k < n_labels; k++)
+		if ((res->labels[perm[k]].name = fundus_strdup(names[k])) == NULL)
 			goto fail;
-		res->n_labels++;
-	}
 
 	for (size_t s = 0, k = 0; k < n_labels; k++) {
 		struct fundus_eval_label *lab = &res->labels[k];
@@ -654,6 +725,7 @@ fail:
 	fundus_eval_result_free(res);
 	fundus_free(target);
 	fundus_free(rank);
+	fundus_free(perm);
 	fundus_free(predicted);
 	fundus_free(names);
 	fundus_free(items);

@@ -584,8 +584,9 @@ TEST(category_without_ground_truth)
 	/* The mean skips it: the disc alone, found perfectly. */
 	CHECK_NEAR(M(&c, AP), 1, TOL);
 	CHECK(M(&c, AR100) == 1);
-	/* The labels come sorted by name. */
-	CHECK_STR_EQ(c.res->labels[0].name, "cup");
+	/* Labels with ground truth first, then by name. */
+	CHECK_STR_EQ(c.res->labels[0].name, "disc");
+	CHECK_STR_EQ(c.res->labels[1].name, "cup");
 
 	/* Asked for by name, it is an error: nothing to score. */
 	fundus_eval_options_default(&o);
@@ -617,6 +618,15 @@ TEST(mean_over_categories)
 	CHECK(M(&c, AR100) == 0.5);
 	CHECK(label(c.res, "cup")->metric[FUNDUS_EVAL_AP] == 0);
 	CHECK_NEAR(label(c.res, "disc")->metric[FUNDUS_EVAL_AP], P1, TOL);
+	CHECK_STR_EQ(c.res->labels[0].name, "cup");
+
+	/* COCO category ids, when every label has one, give pycocotools' order. */
+	last_extra(c.gt[0], "category_id", 7);
+	c.gt[0]->objects[0].extra = cJSON_CreateObject();
+	cJSON_AddNumberToObject(c.gt[0]->objects[0].extra, "category_id", 3);
+	CHECK_OK(run(&c, NULL));
+	CHECK_STR_EQ(c.res->labels[0].name, "disc");
+	CHECK_NEAR(M(&c, AP), P1 / 2, TOL);
 	case_free(&c);
 }
 

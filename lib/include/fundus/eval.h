@@ -156,11 +156,18 @@ struct fundus_eval_row {
 struct fundus_eval_result {
 	/* The COCO summary: means over the labels that have ground truth, -1 when none. */
 	double metric[FUNDUS_EVAL_N_METRICS];
-	struct fundus_eval_label *labels; /* n_labels of them, sorted by name (bytes) */
+	/*
+	 * The labels of both sides (or the one asked for), in pycocotools'
+	 * category order: by the integer "category_id" of their ground-truth
+	 * boxes when every label with ground truth has one (COCO read by
+	 * fundus_convert_read()), else by name (bytes); labels without
+	 * ground truth last.
+	 */
+	struct fundus_eval_label *labels;
 	size_t n_labels;
 	/*
 	 * The per-image table: every ground-truth image and label with a box
-	 * on either side, in ground-truth order, then label order.
+	 * on either side, in ground-truth order, then by label name.
 	 */
 	struct fundus_eval_row *rows;
 	size_t n_rows;
@@ -189,7 +196,7 @@ struct fundus_eval_result {
  * For exact agreement with pycocotools on COCO data, images are taken in
  * the order of an integer "coco_id" field when every ground-truth record
  * has one (what fundus_convert_read() keeps from a COCO file), else in
- * ground-truth order; labels are taken in name order. Boxes are
+ * ground-truth order; labels likewise (see labels below). Boxes are
  * [x, y, w, h] = [x0, y0, x1 - x0, y1 - y0], and IoU is computed from that
  * form as pycocotools' bbIou does.
  *
