@@ -542,8 +542,10 @@ int main(int argc, char **argv)
 			tool_die("out of memory");
 	}
 	if (failed) {
-		tool_error("nothing written: %d of %d inputs could not be read", failed,
-			   argc - first);
+		/* With one input its own message says it all; with several, how many. */
+		if (argc - first > 1)
+			tool_error("nothing written: %d of %d inputs could not be read", failed,
+				   argc - first);
 		failed = 1;
 		goto done;
 	}
