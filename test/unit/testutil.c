@@ -1,3 +1,7 @@
+/* nftw() and its flags are XSI. */
+#define _XOPEN_SOURCE 700
+
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +10,31 @@
 
 #include "testutil.h"
 
+static char dir[4096];
+static pid_t dir_owner;
+
+/* nftw callback: removes one entry, children before their folder. */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+/*
+ * Removes the scratch folder at exit, so that test runs do not pile up
+ * in the build folder; FUNDUS_KEEP_TMP keeps it for a look. Forked
+ * children that call exit() leave it to the process that made it.
+ */
+static void remove_tmpdir(void)
+{
+	if (getpid() != dir_owner || getenv("FUNDUS_KEEP_TMP"))
+		return;
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *tu_tmpdir(void)
 {
-	static char dir[4096];
 	const char *base;
 
 	if (dir[0])
@@ -22,6 +48,8 @@ const char *tu_tmpdir(void)
 		perror("mkdtemp");
 		exit(1);
 	}
+	dir_owner = getpid();
+	atexit(remove_tmpdir);
 	return dir;
 }
 

@@ -7,7 +7,8 @@
 
 /*
  * A fresh, empty scratch folder for this test process, under
- * $FUNDUS_TEST_TMP (or /tmp). The name stays valid until exit.
+ * $FUNDUS_TEST_TMP (or /tmp). The name stays valid until exit, when the
+ * folder is removed (kept when $FUNDUS_KEEP_TMP is set).
  */
 const char *tu_tmpdir(void);
 
