@@ -182,8 +182,8 @@ static void scratch_free(struct scratch *s)
  * evaluateImg() for one image at every area range: appends its (at most
  * 100) detections to dets and adds its non-ignored ground truth to npig.
  */
-static void eval_image(const struct fundus__ev_image *im, const double thr[EV_T], struct scratch *s,
-		       struct det *dets, int64_t npig[EV_A])
+static void eval_image(const struct fundus__ev_image *im, const double thr[EV_T], int id0_bug,
+		       struct scratch *s, struct det *dets, int64_t npig[EV_A])
 {
 	size_t G = im->n_gt, D = im->n_dt;
 
@@ -250,7 +250,10 @@ static void eval_image(const struct fundus__ev_image *im, const double thr[EV_T]
 					continue;
 				if (s->gtig[m])
 					dets[d].ignored[a] |= (uint16_t)(1u << t);
-				dets[d].matched[a] |= (uint16_t)(1u << t);
+				/* dtm holds the ground truth's id, and an id of 0 reads as no
+				 * match. */
+				if (!(id0_bug && im->gt[s->gperm[m]].id0))
+					dets[d].matched[a] |= (uint16_t)(1u << t);
 				s->gtm[t * G + (size_t)m] = 1;
 			}
 		}
@@ -281,7 +284,7 @@ static size_t search_left(const double *rc, size_t n, double v)
 	return lo;
 }
 
-int fundus__eval_category(const struct fundus__ev_image *img, size_t n_img,
+int fundus__eval_category(const struct fundus__ev_image *img, size_t n_img, int id0_bug,
 			  struct fundus__ev_curves *out)
 {
 	double thr[EV_T], rthr[EV_R];
@@ -321,7 +324,7 @@ int fundus__eval_category(const struct fundus__ev_image *img, size_t n_img,
 
 	n_dets = 0;
 	for (size_t i = 0; i < n_img; i++) {
-		eval_image(&img[i], thr, &s, dets + n_dets, npig);
+		eval_image(&img[i], thr, id0_bug, &s, dets + n_dets, npig);
 		n_dets += img[i].n_dt < 100 ? img[i].n_dt : 100;
 	}
 

@@ -374,7 +374,7 @@ static int fill_box(struct item *it, const char *side, size_t i, size_t j, int64
 	b->crowd = 0;
 	b->score = 0;
 	if (it->kind == 0) {
-		const cJSON *area = extra_number(ob, "area");
+		const cJSON *area = extra_number(ob, "area"), *id;
 
 		if (area && !isfinite(area->valuedouble))
 			return fundus_error_set(FUNDUS_EINVAL,
@@ -383,6 +383,7 @@ static int fill_box(struct item *it, const char *side, size_t i, size_t j, int64
 		if (area)
 			b->area = area->valuedouble;
 		b->crowd = is_crowd(ob);
+		b->id0 = (id = extra_number(ob, "id")) != NULL && id->valuedouble == 0;
 	} else if (isnan(ob->score)) {
 		b->score = 1;
 		(*unscored)++;
@@ -545,6 +546,7 @@ int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_
 	if (res == NULL || target == NULL || rank == NULL || predicted == NULL)
 		goto fail;
 	res->iou = o->iou;
+	res->pycocotools_id0 = o->pycocotools_id0;
 	res->gt_images = (int64_t)n_gt;
 	res->pred_records = (int64_t)n_pred;
 	if ((res->strings = fundus_calloc(n_gt, 2 * sizeof *res->strings)) == NULL)
@@ -642,6 +644,14 @@ int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_
 			}
 		}
 	}
+	for (size_t i = 0; i < n_items; i++)
+		res->gt_zero_ids += items[i].kind == 0 && items[i].box.id0;
+	if (res->gt_zero_ids && !o->pycocotools_id0)
+		fundus_log(FUNDUS_LOG_WARN,
+			   "%lld ground-truth boxes have COCO annotation id 0; pycocotools counts "
+			   "detections matched to them as false positives, fundus-eval does not "
+			   "(unless asked to: --pycocotools-id0)",
+			   (long long)res->gt_zero_ids);
 	if (res->unscored_objects)
 		fundus_log(FUNDUS_LOG_WARN,
 			   "%lld predicted boxes have no score; they rank as score 1",
@@ -705,7 +715,7 @@ int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_
 			}
 			i = j;
 		}
-		rc = fundus__eval_category(imgs, n_img, &curves[k]);
+		rc = fundus__eval_category(imgs, n_img, o->pycocotools_id0, &curves[k]);
 		fundus_free(boxes);
 		if (rc < 0)
 			goto fail;

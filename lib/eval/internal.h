@@ -32,6 +32,7 @@ struct fundus__ev_box {
 	double area;  /* ground truth: "area" or w * h; detections: w * h */
 	double score; /* detections */
 	int crowd;    /* ground truth */
+	int id0;      /* ground truth whose COCO annotation id is 0 */
 };
 
 /*
@@ -68,9 +69,12 @@ struct fundus__ev_curves {
 /*
  * Evaluates one category over its images (in pycocotools' image order;
  * images with neither ground truth nor detections may be left out) as
- * COCOeval.evaluateImg() and accumulate() do. Returns 0 or FUNDUS_ENOMEM.
+ * COCOeval.evaluateImg() and accumulate() do. With id0_bug, a detection
+ * matched to ground truth of annotation id 0 counts as unmatched, as in
+ * pycocotools (which stores the id as the match and tests it for 0).
+ * Returns 0 or FUNDUS_ENOMEM.
  */
-int fundus__eval_category(const struct fundus__ev_image *img, size_t n_img,
+int fundus__eval_category(const struct fundus__ev_image *img, size_t n_img, int id0_bug,
 			  struct fundus__ev_curves *out);
 
 /*

@@ -77,6 +77,8 @@ int fundus_eval_result_json(const struct fundus_eval_result *res, cJSON **out)
 	    add_num(c, "unmatched", (double)res->unmatched_records) < 0 ||
 	    add_num(c, "ambiguous", (double)res->ambiguous_records) < 0 ||
 	    add_num(c, "unscored_boxes", (double)res->unscored_objects) < 0 ||
+	    add_num(o, "gt_boxes_with_id_0", (double)res->gt_zero_ids) < 0 ||
+	    !cJSON_AddBoolToObject(o, "pycocotools_id0", res->pycocotools_id0) ||
 	    add_num(o, "iou_threshold", res->iou) < 0 ||
 	    add_item(o, "coco", coco_json(res->metric)) < 0 ||
 	    (labels = cJSON_AddArrayToObject(o, "labels")) == NULL)

@@ -136,6 +136,13 @@ if command -v fundus-convert >/dev/null; then
     fail "COCO results against records: $(jq -c .coco "$T/out")"
   run fundus-eval --json --gt-format coco --pred-format coco-results - res.json <gt.json
   expect_status 0 "formats given, COCO on stdin"
+  # Annotation ids from 0 (as Roboflow writes them): pycocotools' bug on request only.
+  jq '.annotations[].id -= 1' gt.json >gt0.json
+  run fundus-eval --json gt0.json res.json
+  jqcheck "$T/out" '.gt_boxes_with_id_0 == 1 and (.coco == '"$(jq -c .coco summary.json)"')' "id 0 scored normally"
+  expect_match "$T/err" "1 ground-truth boxes have COCO annotation id 0; pycocotools counts" "id 0 warned"
+  run fundus-eval --json --pycocotools-id0 gt0.json res.json
+  jqcheck "$T/out" '.pycocotools_id0 and .coco.AR100 == 0 and .coco.AP == 0' "--pycocotools-id0 misses the first disc"
   run fundus-eval --gt-format coco gt.jsonl pred.jsonl
   expect_status 1 "records read as COCO"
   expect_match "$T/err" "^fundus-eval: 'gt\.jsonl': " "wrong format named"

@@ -748,6 +748,42 @@ TEST(pairing)
 	case_free(&c);
 }
 
+TEST(annotation_id_0)
+{
+	struct ecase c = {0};
+	struct fundus_eval_options o;
+	struct fundus_record *g;
+
+	/*
+	 * Two discs found, one of them with COCO annotation id 0. pycocotools
+	 * stores the matched id and reads 0 as "no match": that detection is a
+	 * false positive and its disc missed. [TP .9, FP .8]: rc [.5, .5],
+	 * precision P1 up to recall .5; without the bug both count: AP 1.
+	 */
+	g = gt_rec(&c, "a.jpg");
+	box(g, "disc", 0, 0, 50, 50, NAN);
+	last_extra(g, "id", 0);
+	box(g, "disc", 100, 100, 150, 150, NAN);
+	last_extra(g, "id", 1);
+	box(pred_rec(&c, "a.jpg"), "disc", 0, 0, 50, 50, 0.8);
+	box(c.pred[0], "disc", 100, 100, 150, 150, 0.9);
+	CHECK_OK(run(&c, NULL));
+	CHECK_INT_EQ(c.res->gt_zero_ids, 1);
+	CHECK_NEAR(M(&c, AP), 1, TOL);
+	fundus_eval_options_default(&o);
+	o.pycocotools_id0 = 1;
+	CHECK_OK(run(&c, &o));
+	CHECK_NEAR(M(&c, AP), P1 * 51 / 101, TOL);
+	CHECK(M(&c, AR100) == 0.5);
+	/* The disc is taken: a second detection on it is a false positive too. */
+	box(c.pred[0], "disc", 0, 0, 50, 50, 0.7);
+	CHECK_OK(run(&c, &o));
+	CHECK(M(&c, AR100) == 0.5);
+	/* Two discs on the image: no one-object figures, with or without the bug. */
+	CHECK_INT_EQ(c.res->labels[0].single.several, 1);
+	case_free(&c);
+}
+
 TEST(unscored_predictions_rank_as_one)
 {
 	struct ecase c = {0};
@@ -860,6 +896,7 @@ int main(int argc, char **argv)
 	RUN(mean_over_categories);
 	RUN(one_object_figures);
 	RUN(pairing);
+	RUN(annotation_id_0);
 	RUN(unscored_predictions_rank_as_one);
 	RUN(errors);
 	RUN(json);

@@ -28,6 +28,7 @@ enum {
 	OPT_PRED_FORMAT,
 	OPT_LABELS,
 	OPT_IMAGE_DIR,
+	OPT_PYCOCOTOOLS_ID0,
 };
 
 static const struct tool_opt opts[] = {
@@ -40,6 +41,8 @@ static const struct tool_opt opts[] = {
 	{"pred-format", OPT_PRED_FORMAT, "FMT", "format of PREDICTIONS (default: recognised)"},
 	{"labels", OPT_LABELS, "FILE", "label map giving the inputs' category/class ids"},
 	{"image-dir", OPT_IMAGE_DIR, "DIR", "image paths in VOC/YOLO/CSV/COCO files are under DIR"},
+	{"pycocotools-id0", OPT_PYCOCOTOOLS_ID0, NULL,
+	 "as pycocotools, miss boxes of COCO annotation id 0"},
 	{0},
 };
 
@@ -398,6 +401,7 @@ int main(int argc, char **argv)
 		case OPT_PRED_FORMAT: pred_given = parse_format(optarg, "--pred-format"); break;
 		case OPT_LABELS: labels_path = optarg; break;
 		case OPT_IMAGE_DIR: co.image_dir = optarg; break;
+		case OPT_PYCOCOTOOLS_ID0: o.pycocotools_id0 = 1; break;
 		}
 	}
 	if (argc - optind != 2)

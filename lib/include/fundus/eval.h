@@ -99,6 +99,16 @@ struct fundus_eval_options {
 	 * with none of them (counted, with a warning). 1: the same path only.
 	 */
 	int exact_paths;
+	/*
+	 * 1: reproduce a pycocotools bug: a detection matched to a
+	 * ground-truth box whose COCO annotation id (an "id" field of the
+	 * object, as fundus_convert_read() keeps it when ids do not start at
+	 * 1) is 0 counts as a false positive, and the box as missed. COCOeval
+	 * stores the matched id and tests it against 0. Files with annotation
+	 * ids from 0 (Roboflow exports) score lower in pycocotools for it.
+	 * 0 (default): such a match counts, with a warning.
+	 */
+	int pycocotools_id0;
 };
 void fundus_eval_options_default(struct fundus_eval_options *o);
 
@@ -172,6 +182,7 @@ struct fundus_eval_result {
 	struct fundus_eval_row *rows;
 	size_t n_rows;
 	double iou;                /* the detection threshold used */
+	int pycocotools_id0;       /* the option used */
 	int64_t gt_images;         /* ground-truth records */
 	int64_t pred_records;      /* prediction records */
 	int64_t images_predicted;  /* ground-truth images that a prediction record names */
@@ -179,6 +190,7 @@ struct fundus_eval_result {
 	int64_t ambiguous_records; /* ... whose file name fits several: ignored */
 	int64_t unscored_objects;  /* predicted boxes without a score: ranked as score 1 */
 	int64_t duplicate_images;  /* ground-truth records naming an image already named */
+	int64_t gt_zero_ids;       /* ground-truth boxes of COCO annotation id 0 (see options) */
 	/* private: the strings the rows borrow */
 	char **strings;
 	size_t n_strings;
@@ -216,6 +228,7 @@ void fundus_eval_result_free(struct fundus_eval_result *res);
  * The result as a new JSON object (cJSON_Delete() it), without the rows:
  *   {"images": {"ground_truth", "predicted", "without_prediction", "duplicates"},
  *    "predictions": {"records", "unmatched", "ambiguous", "unscored_boxes"},
+ *    "gt_boxes_with_id_0": 0, "pycocotools_id0": false,
  *    "iou_threshold": 0.5,
  *    "coco": {"AP": ..., ..., "ARl": ...},
  *    "labels": [{"label", "gt_boxes", "crowd", "gt_images", "pred_boxes",
