@@ -71,41 +71,105 @@ void fundus__bn_channel_forward(const float *x, float *y, size_t n, float gamma,
 	}
 	a = gamma * *istd;
 	b = beta - *mean * a;
-	for (size_t i = 0; i < n; i++)
-		y[i] = x[i] * a + b;
-	if (act != FUNDUS__ACT_LINEAR)
-		fundus__act_forward(act, y, y, n);
+	/* The common activations in the same pass (as in activation.c, without float selects). */
+	if (act == FUNDUS__ACT_LEAKY) {
+		for (size_t i = 0; i < n; i++) {
+			float v = x[i] * a + b, s = FUNDUS__LEAKY_SLOPE * v;
+
+			y[i] = v > s ? v : s;
+		}
+	} else if (act == FUNDUS__ACT_RELU) {
+		for (size_t i = 0; i < n; i++) {
+			float v = x[i] * a + b;
+
+			y[i] = v > 0 ? v : 0;
+		}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			y[i] = x[i] * a + b;
+		if (act != FUNDUS__ACT_LINEAR)
+			fundus__act_forward(act, y, y, n);
+	}
+}
+
+/* d where a > 0 (by its bits), e elsewhere; compiles to a blend (see activation.c). */
+static inline float where_positive(float a, float d, float e)
+{
+	int32_t ab;
+	uint32_t db, eb, m;
+	float r;
+
+	memcpy(&ab, &a, 4);
+	memcpy(&db, &d, 4);
+	memcpy(&eb, &e, 4);
+	m = (uint32_t) - (int32_t)(ab > 0);
+	db = (db & m) | (eb & ~m);
+	memcpy(&r, &db, 4);
+	return r;
+}
+
+/*
+ * The gradient before a piecewise-linear activation, from the value before
+ * it, a = x ka + kb, computed as the forward pass did.
+ */
+static inline float act_grad(int act, float x, float ka, float kb, float d)
+{
+	float a = x * ka + kb;
+
+	if (act == FUNDUS__ACT_LINEAR)
+		return d;
+	return where_positive(a, d, act == FUNDUS__ACT_LEAKY ? FUNDUS__LEAKY_SLOPE * d : 0.0f);
 }
 
 void fundus__bn_channel_backward(const float *x, const float *y, float *dy, float *dx, size_t n,
 				 float gamma, float beta, int act, float mean, float istd,
 				 int batch, int add, double *dgamma, double *dbeta)
 {
+	/*
+	 * For the piecewise-linear activations the gradient before the
+	 * activation is recomputed in each pass from x and dy (two streams),
+	 * instead of being stored and read back; silu and sigmoid, dear to
+	 * compute, store it in dy.
+	 */
+	int direct =
+	    act == FUNDUS__ACT_LINEAR || act == FUNDUS__ACT_RELU || act == FUNDUS__ACT_LEAKY;
+	float ka = gamma * istd, kb = beta - mean * ka;
 	double sg = 0, sb = 0;
-	float k, kb, kg;
+	float k, kbar, kg;
 
-	/* dy becomes the gradient before the activation, a block at a time. */
 	for (size_t o = 0; o < n; o += 512) {
 		size_t len = n - o < 512 ? n - o : 512;
 		float a[512], accg[16] = {0}, accb[16] = {0};
 		size_t i = 0;
 
-		if (act == FUNDUS__ACT_SILU)
-			for (size_t t = 0; t < len; t++)
-				a[t] = gamma * (x[o + t] - mean) * istd + beta;
-		if (act != FUNDUS__ACT_LINEAR)
+		if (!direct) {
+			if (act == FUNDUS__ACT_SILU)
+				for (size_t t = 0; t < len; t++)
+					a[t] = x[o + t] * ka + kb;
 			fundus__act_backward(act, act == FUNDUS__ACT_SILU ? a : NULL, y + o, dy + o,
 					     dy + o, len);
-		for (; i + 16 <= len; i += 16)
-			for (int t = 0; t < 16; t++) {
-				float d = dy[o + i + t];
+			for (; i + 16 <= len; i += 16)
+				for (int t = 0; t < 16; t++) {
+					float d = dy[o + i + t];
 
-				accb[t] += d;
-				accg[t] += d * (x[o + i + t] - mean);
-			}
+					accb[t] += d;
+					accg[t] += d * (x[o + i + t] - mean);
+				}
+		} else {
+			for (; i + 16 <= len; i += 16)
+				for (int t = 0; t < 16; t++) {
+					float xv = x[o + i + t],
+					      d = act_grad(act, xv, ka, kb, dy[o + i + t]);
+
+					accb[t] += d;
+					accg[t] += d * (xv - mean);
+				}
+		}
 		for (; i < len; i++) {
-			accb[0] += dy[o + i];
-			accg[0] += dy[o + i] * (x[o + i] - mean);
+			float d = direct ? act_grad(act, x[o + i], ka, kb, dy[o + i]) : dy[o + i];
+
+			accb[0] += d;
+			accg[0] += d * (x[o + i] - mean);
 		}
 		for (int t = 0; t < 16; t++) {
 			sb += accb[t];
@@ -116,22 +180,24 @@ void fundus__bn_channel_backward(const float *x, const float *y, float *dy, floa
 	*dgamma = sg;
 	*dbeta = sb;
 	k = gamma * istd;
-	if (batch) {
-		/* dx = gamma istd (da - mean(da) - xhat mean(da xhat)) */
-		kb = (float)(sb / (double)n);
-		kg = (float)(sg / (double)n) * istd;
+	/* With batch statistics: dx = gamma istd (da - mean(da) - xhat mean(da xhat)). */
+	kbar = batch ? (float)(sb / (double)n) : 0.0f;
+	kg = batch ? (float)(sg / (double)n) * istd : 0.0f;
+	if (direct) {
 		if (add)
 			for (size_t i = 0; i < n; i++)
-				dx[i] += k * (dy[i] - kb - (x[i] - mean) * kg);
+				dx[i] += k * (act_grad(act, x[i], ka, kb, dy[i]) - kbar -
+					      (x[i] - mean) * kg);
 		else
 			for (size_t i = 0; i < n; i++)
-				dx[i] = k * (dy[i] - kb - (x[i] - mean) * kg);
+				dx[i] = k * (act_grad(act, x[i], ka, kb, dy[i]) - kbar -
+					     (x[i] - mean) * kg);
 	} else if (add) {
 		for (size_t i = 0; i < n; i++)
-			dx[i] += k * dy[i];
+			dx[i] += k * (dy[i] - kbar - (x[i] - mean) * kg);
 	} else {
 		for (size_t i = 0; i < n; i++)
-			dx[i] = k * dy[i];
+			dx[i] = k * (dy[i] - kbar - (x[i] - mean) * kg);
 	}
 }
 

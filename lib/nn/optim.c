@@ -171,6 +171,17 @@ static void update_range(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* The moving average of blocks [b, e) of one tensor: m = lr m + scale w (the fields reused). */
+static void ema_range(void *arg, size_t b, size_t e, int worker)
+{
+	const struct update_job *j = arg;
+	size_t i0 = b * UPDATE_BLOCK,
+	       i1 = e * UPDATE_BLOCK < j->count ? e * UPDATE_BLOCK : j->count;
+
+	for (size_t i = i0; i < i1; i++)
+		j->m[i] = j->lr * j->m[i] + j->scale * j->w[i];
+}
+
 int fundus_nn_optim_step(struct fundus_nn_optim *opt, struct fundus_nn_ctx *ctx, double *grad_norm)
 {
 	struct fundus_net *net = opt->net;
@@ -181,17 +192,11 @@ int fundus_nn_optim_step(struct fundus_nn_optim *opt, struct fundus_nn_ctx *ctx,
 	if (ctx->net != net || !ctx->training)
 		return fundus_error_set(FUNDUS_EINVAL,
 					"not a training context of the optimiser's network");
-	/* In tensor order, in double: the same sum for every thread count. */
-	for (int i = 0; i < net->ntensors; i++) {
-		const float *g = ctx->grads[i];
-		double s = 0;
-
-		if (g == NULL)
-			continue;
-		for (size_t k = 0; k < net->tensors[i].count; k++)
-			s += (double)g[k] * g[k];
-		norm += s;
-	}
+	/* In tensor order, in blocks of floats added into doubles: the same sum for every thread
+	 * count. */
+	for (int i = 0; i < net->ntensors; i++)
+		if (ctx->grads[i])
+			norm += fundus__sum_sq_dev(ctx->grads[i], net->tensors[i].count, 0.0f);
 	norm = sqrt(norm);
 	if (grad_norm)
 		*grad_norm = norm;
@@ -230,9 +235,17 @@ int fundus_nn_optim_step(struct fundus_nn_optim *opt, struct fundus_nn_ctx *ctx,
 			d = p->ema_decay;
 		df = (float)d;
 		di = (float)(1 - d);
-		for (int i = 0; i < net->ntensors; i++)
-			for (size_t k = 0; k < net->tensors[i].count; k++)
-				opt->ema[i][k] = df * opt->ema[i][k] + di * net->tensors[i].data[k];
+		for (int i = 0; i < net->ntensors; i++) {
+			struct update_job j = {.opt = opt,
+					       .w = net->tensors[i].data,
+					       .m = opt->ema[i],
+					       .count = net->tensors[i].count,
+					       .lr = df,
+					       .scale = di};
+
+			fundus__parallel(ctx, (j.count + UPDATE_BLOCK - 1) / UPDATE_BLOCK,
+					 ema_range, &j);
+		}
 	}
 	fundus_net_touch(net);
 	return 0;

@@ -444,13 +444,17 @@ TEST(fast_path_matches_reference_on_larger_shapes)
 	    /* many input channels: channel blocks */
 	    "[net]\nwidth=20\nheight=18\nchannels=12\n[convolutional]\nfilters=16\nsize=3\n"
 	    "stride=2\npad=1\nactivation=silu\n[convolutional]\nfilters=8\nsize=1\n",
+	    /* many filters: dW not made transposed */
+	    "[net]\nwidth=6\nheight=5\nchannels=4\n[convolutional]\nfilters=300\nsize=3\npad=1\n"
+	    "batch_normalize=1\nactivation=leaky\n[convolutional]\nfilters=260\nsize=1\n",
 	};
+	static const int sizes[][2] = {{36, 40}, {18, 20}, {5, 6}};
 	char why[256];
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		for (int mode = 0; mode < 2; mode++)
 			for (int threads = 1; threads <= 2; threads++) {
-				int rc = compare_paths(descs[i], 3, i ? 18 : 36, i ? 20 : 40, mode,
+				int rc = compare_paths(descs[i], 3, sizes[i][0], sizes[i][1], mode,
 						       threads, why, sizeof why);
 
 				if (rc < 0)
