@@ -71,6 +71,7 @@
 #include <jpeglib.h>
 
 #include "codec.h"
+#include "exif.h"
 
 /* More scans than any real encoder writes (progressive files have ~10). */
 #define MAX_SCANS 500
@@ -221,64 +222,15 @@ static int jpg_is_a(const uint8_t *d, size_t n)
 	return n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF;
 }
 
-/* Byte-order-aware reads from the TIFF structure inside an Exif segment. */
-static unsigned rd16(const uint8_t *p, int le)
-{
-	return le ? (unsigned)p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | (unsigned)p[1];
-}
-
-static uint32_t rd32(const uint8_t *p, int le)
-{
-	return le ? (uint32_t)rd16(p, 1) | (uint32_t)rd16(p + 2, 1) << 16
-		  : (uint32_t)rd16(p, 0) << 16 | (uint32_t)rd16(p + 2, 0);
-}
-
 /*
  * The orientation (1 to 8) in the payload of an APP1 segment, or 0 when
- * the segment is not Exif or holds no valid orientation. Every read is
- * checked against the n bytes of the segment.
+ * the segment is not Exif or holds no valid orientation.
  */
 static int exif_orientation(const uint8_t *p, size_t n)
 {
-	const uint8_t *t;
-	size_t tn, ifd;
-	unsigned entries;
-	int le;
-
 	if (n < 6 + 8 || memcmp(p, "Exif\0\0", 6) != 0)
 		return 0;
-	t = p + 6; /* the TIFF header; offsets count from here */
-	tn = n - 6;
-	if (t[0] == 'I' && t[1] == 'I')
-		le = 1;
-	else if (t[0] == 'M' && t[1] == 'M')
-		le = 0;
-	else
-		return 0;
-	if (rd16(t + 2, le) != 42)
-		return 0;
-	ifd = rd32(t + 4, le);
-	if (ifd < 8 || ifd > tn - 2)
-		return 0;
-	entries = rd16(t + ifd, le);
-	for (unsigned i = 0; i < entries; i++) {
-		size_t e = ifd + 2 + (size_t)i * 12;
-		unsigned type;
-		uint32_t count, v;
-
-		if (tn < 12 || e > tn - 12)
-			return 0;
-		if (rd16(t + e, le) != 0x0112)
-			continue;
-		type = rd16(t + e + 2, le);
-		count = rd32(t + e + 4, le);
-		/* SHORT as the standard says; LONG from a few sloppy writers. */
-		if (count < 1 || (type != 3 && type != 4))
-			return 0;
-		v = type == 3 ? rd16(t + e + 8, le) : rd32(t + e + 8, le);
-		return v >= 1 && v <= 8 ? (int)v : 0;
-	}
-	return 0;
+	return fundus__exif_orientation(p + 6, n - 6);
 }
 
 /*

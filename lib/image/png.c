@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "exif.h"
 #include "rowsink.h"
 
 /* The largest ancillary chunk (text, ICC profile, ...) libpng may allocate. */
@@ -167,44 +168,18 @@ static int png_guard(struct png_ctx *c, int (*fn)(struct png_ctx *))
 	return fn(c);
 }
 
-/* The orientation (1..8) in an EXIF block (a TIFF header and IFD0), or 1. */
+/* The orientation (1..8) in an eXIf chunk, or 1. */
 static int exif_orientation(const uint8_t *p, size_t n)
 {
-	size_t ifd, count;
-	int le;
+	int o;
 
 	/* Some writers keep the JPEG APP1 prefix in eXIf. */
 	if (n >= 6 && memcmp(p, "Exif\0\0", 6) == 0) {
 		p += 6;
 		n -= 6;
 	}
-	if (n < 8 || !((p[0] == 'I' && p[1] == 'I') || (p[0] == 'M' && p[1] == 'M')))
-		return 1;
-	le = p[0] == 'I';
-#define U16(q) (le ? (unsigned)((q)[0] | (q)[1] << 8) : (unsigned)((q)[0] << 8 | (q)[1]))
-#define U32(q)                                                                                     \
-	(le ? ((uint32_t)U16(q) | (uint32_t)U16((q) + 2) << 16)                                    \
-	    : ((uint32_t)U16(q) << 16 | (uint32_t)U16((q) + 2)))
-	if (U16(p + 2) != 42)
-		return 1;
-	ifd = U32(p + 4);
-	if (ifd > n - 2)
-		return 1;
-	count = U16(p + ifd);
-	for (size_t i = 0; i < count; i++) {
-		size_t e = ifd + 2 + 12 * i;
-
-		if (n < 12 || e > n - 12)
-			break;
-		if (U16(p + e) == 0x0112 && U16(p + e + 2) == 3 && U32(p + e + 4) == 1) {
-			unsigned v = U16(p + e + 8);
-
-			return v >= 1 && v <= 8 ? (int)v : 1;
-		}
-	}
-#undef U16
-#undef U32
-	return 1;
+	o = fundus__exif_orientation(p, n);
+	return o > 0 ? o : 1;
 }
 
 /* Reads the header and sets up the transforms to our native formats. */

@@ -565,6 +565,33 @@ TEST(region_and_scaled_reads_equal_crops_and_shrinks)
 		}
 }
 
+/* The EXIF rules are JPEG's (exif.c): a LONG orientation from a sloppy writer counts. */
+TEST(exif_long_orientation_counts)
+{
+	static const uint8_t exif[] = {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 4, 0,
+				       1,   0,   0,  0, 8, 0, 0, 0, 0, 0, 0,    0,    0, 0};
+	struct rawpng r = {.w = 5,
+			   .h = 3,
+			   .depth = 8,
+			   .ctype = PNG_COLOR_TYPE_GRAY,
+			   .exif = exif,
+			   .nexif = (int)sizeof exif};
+	uint16_t *s = raw_samples(r.w, r.h, 1, 8, 0, 5);
+	struct fundus_image_source *src;
+	uint8_t *data;
+	size_t len;
+
+	r.samples = s;
+	data = raw_png(&r, &len);
+	CHECK(data != NULL);
+	CHECK_OK(fundus_image_open_memory(&src, data, len, NULL));
+	CHECK_INT_EQ(fundus_image_source_info(src)->orientation, 8);
+	CHECK_INT_EQ(fundus_image_source_info(src)->width, 3);
+	fundus_image_close(src);
+	free(data);
+	free(s);
+}
+
 TEST(exif_orientation_is_applied)
 {
 	/* A big-endian EXIF block: IFD0 with one entry, Orientation = 6. */
@@ -870,6 +897,7 @@ int main(int argc, char **argv)
 	RUN(interlaced_equals_non_interlaced);
 	RUN(region_and_scaled_reads_equal_crops_and_shrinks);
 	RUN(exif_orientation_is_applied);
+	RUN(exif_long_orientation_counts);
 	RUN(truncated_and_corrupt_files_fail_cleanly);
 	RUN(huge_header_hits_the_limits);
 	RUN(encoder_options);
