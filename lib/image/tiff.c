@@ -1364,7 +1364,7 @@ static int tiff_encode(const struct fundus_image *img, const struct fundus_save_
 	*len = 0;
 	if ((rc = check_image(img)) < 0)
 		return rc;
-	if (comp > 3)
+	if (so->compression < -1 || comp > 3)
 		return fundus_error_set(FUNDUS_EINVAL,
 					"TIFF compression must be 0 (none), 1 (LZW), 2 (Deflate) "
 					"or 3 (JPEG), not %d",

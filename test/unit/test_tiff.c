@@ -965,6 +965,10 @@ TEST(encoder_every_format_and_compression)
 		so.compression = 4;
 		CHECK_INT_EQ(fundus_image_encode(img, &so, &data, &len), FUNDUS_EINVAL);
 		CHECK(data == NULL);
+		/* -1 is the default; other negative values are mistakes, as for PNG. */
+		so.compression = -5;
+		CHECK_INT_EQ(fundus_image_encode(img, &so, &data, &len), FUNDUS_EINVAL);
+		CHECK(data == NULL);
 		fundus_image_free(img);
 	}
 }
