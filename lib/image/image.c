@@ -111,7 +111,7 @@ int fundus_image_dup(const struct fundus_image *img, struct fundus_image **out)
 	return fundus_image_crop(img, 0, 0, img->width, img->height, out);
 }
 
-/* Reads sample k of a pixel as a 16-bit value, and writes one back. */
+/* Reads sample k of a pixel of b-byte samples as a 16-bit value (8 bits times 257). */
 static inline unsigned get16(const uint8_t *p, int b, int k)
 {
 	return b == 2 ? ((const uint16_t *)p)[k] : p[k] * 257u;
