@@ -1,7 +1,9 @@
 /* Unit tests of the core: errors, allocation, sizes, RNG, pool, files. */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -110,6 +112,27 @@ TEST(pool_covers_every_index_once)
 		CHECK_INT_EQ(v[i], 50 * i);
 	CHECK_INT_EQ(fundus_pool_new(&pool, -1), FUNDUS_EINVAL);
 	fundus_pool_free(NULL);
+}
+
+/* "Every core" means the cores the process may use, as nproc counts them. */
+TEST(cpu_count_follows_affinity)
+{
+	cpu_set_t one;
+	int status;
+	pid_t pid;
+
+	CHECK_INT_GE(fundus_cpu_count(), 1);
+	pid = fork();
+	if (pid == 0) {
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+		if (sched_setaffinity(0, sizeof one, &one) != 0)
+			_exit(2);
+		_exit(fundus_cpu_count() == 1 ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status));
+	CHECK_INT_EQ(WEXITSTATUS(status), 0);
 }
 
 /* The ranges of one loop, collected under a lock. */
@@ -279,6 +302,7 @@ int main(int argc, char **argv)
 	RUN(rng_repeatable_and_uniform);
 	RUN(pool_covers_every_index_once);
 	RUN(pool_splits_huge_loops);
+	RUN(cpu_count_follows_affinity);
 	RUN(atomic_write_replaces_or_keeps);
 	RUN(append_and_lock);
 	RUN(append_short_write_undone);

@@ -25,7 +25,7 @@ struct fundus_pool;
 
 /*
  * Creates a pool of nthreads workers in all (the caller included); 0 means
- * the number of online cores. Returns 0, FUNDUS_EINVAL for a negative count,
+ * fundus_cpu_count(). Returns 0, FUNDUS_EINVAL for a negative count,
  * FUNDUS_ENOMEM or FUNDUS_EIO when a thread cannot start.
  */
 int fundus_pool_new(struct fundus_pool **out, int nthreads);
@@ -46,7 +46,10 @@ int fundus_pool_threads(const struct fundus_pool *pool);
 typedef void (*fundus_pool_range_fn)(void *ctx, size_t begin, size_t end, int worker);
 void fundus_pool_for(struct fundus_pool *pool, size_t n, fundus_pool_range_fn fn, void *ctx);
 
-/* Returns the number of online cores (at least 1). */
+/*
+ * Returns the number of cores this process may run on (its CPU affinity,
+ * as nproc(1) counts; the online cores if that is unknown), at least 1.
+ */
 int fundus_cpu_count(void);
 
 #ifdef __cplusplus
