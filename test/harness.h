@@ -59,6 +59,11 @@ static inline int harness_done(void)
 {
 	printf("%d passed, %d failed\n", harness_run_tests - harness_failed_tests,
 	       harness_failed_tests);
+	/* Names given but none of them a test (a typo) must not pass as "0 failed". */
+	if (harness_argc >= 2 && harness_run_tests == 0) {
+		fprintf(stderr, "no test of that name\n");
+		return 1;
+	}
 	return harness_failed_tests ? 1 : 0;
 }
 
