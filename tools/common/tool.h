@@ -10,7 +10,7 @@
  *   "-" means standard input or output.
  *
  * A program describes its options once, in a table that gives getopt_long
- * its options and --help its text; test/shell/man_options.sh checks that
+ * its options and --help its text; test/shell/man_pages.sh checks that
  * the man page documents the same options.
  */
 #ifndef FUNDUS_TOOL_H
