@@ -106,10 +106,20 @@ if [ -w /dev/full ]; then
   [ "$(wc -l <"$T/err")" -eq 1 ] || fail "a full disk: more than one line: $(cat "$T/err")"
 fi
 
+# A record stream that cannot be opened.
+run fundus-info --records missing.jsonl good.jsonl
+expect_status 1 "a missing record stream"
+expect_match "$T/err" "^fundus-info: cannot read 'missing\.jsonl': .*No such file" "the missing stream is named"
+expect_match "$T/out" '"file":"good.jsonl"' "the other stream is still checked"
+
 # Misuse.
 run fundus-info
 expect_status 2 "no files"
 run fundus-info --scale 0 x
 expect_status 2 "--scale 0"
 expect_match "$T/err" "scale" "--scale is named"
+run fundus-info --records --decode good.jsonl
+expect_status 2 "--records with --decode"
+expect_match "$T/err" "^fundus-info: --records does not go with --decode" "the conflict is named"
+expect_empty "$T/out" "misuse prints nothing"
 finish

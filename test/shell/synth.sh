@@ -73,6 +73,9 @@ expect_match "$T/err" "^fundus-synth: option '--no-boxes' takes no argument$" "a
 run fundus-synth -n 1 -o nodir --s 3
 expect_status 2 "--s"
 expect_match "$T/err" "^fundus-synth: option '--s' is ambiguous$" "an ambiguous abbreviation"
+run fundus-synth -n 1 -o nodir --sheet sheet.gif
+expect_status 2 "--sheet sheet.gif"
+expect_match "$T/err" "^fundus-synth: --sheet: 'sheet\.gif' must end in \.png or \.jpg" "a bad sheet name"
 run fundus-synth -n 1
 expect_status 2 "no --output"
 expect_match "$T/err" "missing --output" "a missing --output is named"
@@ -162,6 +165,11 @@ run fundus-synth -n 1 --size 200x160 -o afile/sub --records r.jsonl
 expect_status 1 "output under a file, with --records"
 checks=$((checks + 1))
 [ ! -e r.jsonl ] || fail "--records file written although the run failed"
+run fundus-synth -n 1 --size 200x160 -o rn --records nodir/r.jsonl
+expect_status 1 "--records in a missing folder"
+expect_match "$T/err" "^fundus-synth: cannot write 'nodir/r\.jsonl': .*No such file" "the records file is named"
+checks=$((checks + 1))
+[ ! -e rn/synth-000000.jpg ] || fail "photographs made although the records file cannot be written"
 mkdir ro
 chmod 555 ro
 if [ ! -w ro ]; then
