@@ -43,12 +43,14 @@ static double now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Reports the library's error and exits. */
 static void die(const char *what)
 {
 	fprintf(stderr, "bench_engine: %s: %s\n", what, fundus_errmsg());
 	exit(1);
 }
 
+/* n floats uniform in [-1, 1) (malloc'd). */
 static float *randoms(size_t n, uint64_t seed)
 {
 	struct fundus_rng r;
@@ -62,6 +64,7 @@ static float *randoms(size_t n, uint64_t seed)
 	return v;
 }
 
+/* The built-in yolov3-tiny with fresh weights. */
 static struct fundus_net *yolo(void)
 {
 	const char *desc = fundus_net_builtin("yolov3-tiny");
@@ -72,6 +75,7 @@ static struct fundus_net *yolo(void)
 	return net;
 }
 
+/* A context for the options given on the command line. */
 static struct fundus_nn_ctx *context(struct fundus_net *net, enum fundus_nn_mode mode, int b)
 {
 	struct fundus_nn_ctx_params cp;
@@ -89,11 +93,13 @@ static struct fundus_nn_ctx *context(struct fundus_net *net, enum fundus_nn_mode
 	return ctx;
 }
 
+/* The product of a shape. */
 static size_t count(const int s[4])
 {
 	return (size_t)s[0] * s[1] * s[2] * s[3];
 }
 
+/* qsort order of doubles. */
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -101,6 +107,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The median of n values (sorts them). */
 static double median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_double);
@@ -125,6 +132,7 @@ static void print_profile(struct fundus_net *net, struct fundus_nn_ctx *ctx, int
 	fprintf(stderr, "      total           %10.2f %12.2f\n", 1e3 * tf / n, 1e3 * tb / n);
 }
 
+/* Images per second of whole training steps. */
 static void bench_train(void)
 {
 	struct fundus_net *net = yolo();
@@ -185,6 +193,7 @@ static void bench_train(void)
 		free(g[i]);
 }
 
+/* Milliseconds per image of a forward pass. */
 static void bench_infer(void)
 {
 	struct fundus_net *net = yolo();
@@ -245,6 +254,7 @@ static double time_sgemm(int ta, int tb, int m, int n, int k)
 	return median(v, reps);
 }
 
+/* Each convolution against cblas_sgemm alone, and the bounds of the products. */
 static void bench_layers(void)
 {
 	struct fundus_net *net = yolo();
@@ -318,6 +328,7 @@ static void bench_layers(void)
 	free(x);
 }
 
+/* Parses the options and runs one measurement. */
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -174,6 +174,7 @@ static void act_fwd_range(void *arg, size_t b, size_t e, int worker)
 	fundus__act_forward(j->act, j->x + b * j->plane, j->out + b * j->plane, (e - b) * j->plane);
 }
 
+/* The activation of every channel, shared over the pool. */
 static void act_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	const struct act_spec *sp = l->spec;
@@ -199,6 +200,7 @@ static void act_bwd_range(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* Adds the gradient through the activation into the input's, by channels. */
 static void act_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	const struct act_spec *sp = l->spec;
@@ -216,6 +218,7 @@ static void act_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *
 		fundus__parallel(ctx, (size_t)s->c, act_bwd_range, &j);
 }
 
+/* Reference: the activation of each value, in double. */
 static void act_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	const struct act_spec *sp = l->spec;
@@ -226,6 +229,7 @@ static void act_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__laye
 		s->y[i] = (float)fundus__act_ref(sp->act, x[i]);
 }
 
+/* Reference: the derivative at each input value, in double. */
 static void act_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	const struct act_spec *sp = l->spec;

@@ -236,6 +236,7 @@ static int bn_build(struct fundus_net *net, struct fundus__layer *l)
 	return rc;
 }
 
+/* Same size as the input. */
 static int bn_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
 		    const int *in_w, int *h, int *w)
 {
@@ -251,6 +252,7 @@ static void bn_state(const struct fundus_nn_ctx *ctx, const struct fundus__layer
 	*stats = 2 * (size_t)l->channels;
 }
 
+/* The scale and shift per channel that batch norm is at inference. */
 static int bn_fold(struct fundus_net *net, const struct fundus__layer *l, float **w, float **b)
 {
 	int c = l->channels;
@@ -316,6 +318,7 @@ static void bn_fwd_range(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* Normalises every channel, shared over the pool. */
 static void bn_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct bn_job j = {ctx, l};
@@ -349,6 +352,7 @@ static void bn_bwd_range(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* The gradients of every channel, shared over the pool. */
 static void bn_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct bn_job j = {ctx, l};
@@ -424,6 +428,7 @@ void fundus__bn_ref_backward(const float *x, const float *dy, float *dx, size_t 
 	}
 }
 
+/* Reference forward: the textbook formulas. */
 static void bn_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct fundus__state *s = &ctx->st[l->index];
@@ -436,6 +441,7 @@ static void bn_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer
 	    ctx->batch_stats, ctx->p.bn_momentum, s->stats, FUNDUS__ACT_LINEAR);
 }
 
+/* Reference backward: the textbook formulas. */
 static void bn_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct fundus__state *s = &ctx->st[l->index];

@@ -65,6 +65,7 @@ static int conv_pad(const struct conv_spec *sp)
 	return sp->pad ? sp->dilation * (sp->size - 1) / 2 : 0;
 }
 
+/* Checks the groups and padding, and declares the weight and the bias or batch norm. */
 static int conv_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	const struct conv_spec *sp = l->spec;
@@ -97,6 +98,7 @@ static int conv_build(struct fundus_net *net, struct fundus__layer *l)
 	return rc;
 }
 
+/* Output size: (in + 2 padding - dilation (size - 1) - 1) / stride + 1. */
 static int conv_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
 		      const int *in_w, int *h, int *w)
 {
@@ -114,6 +116,7 @@ static int conv_shape(const struct fundus_net *net, const struct fundus__layer *
 	return 0;
 }
 
+/* Multiply-adds times 2, as darknet counts them. */
 static double conv_flops(const struct fundus_net *net, const struct fundus__layer *l, int h, int w)
 {
 	const struct conv_spec *sp = l->spec;
@@ -132,6 +135,7 @@ struct geom {
 	int depthwise; /* one input and one output channel per group */
 };
 
+/* The sizes of this convolution in this context. */
 static void get_geom(const struct fundus_nn_ctx *ctx, const struct fundus__layer *l, struct geom *g)
 {
 	const struct conv_spec *sp = l->spec;
@@ -173,11 +177,13 @@ struct plan {
 	size_t worker, shared; /* scratch floats */
 };
 
+/* v rounded up to a multiple of m. */
 static size_t round_up(size_t v, size_t m)
 {
 	return (v + m - 1) / m * m;
 }
 
+/* Splits the work of one convolution for the context's workers (struct plan). */
 static void make_plan(const struct fundus_nn_ctx *ctx, const struct geom *g, struct plan *pl)
 {
 	int nw = ctx->nworkers;
@@ -278,6 +284,7 @@ static void tile_columns(const struct geom *g, const struct plan *pl, int t, siz
 	}
 }
 
+/* Scratch sizes: column tiles per worker, a shared column matrix or partial sums. */
 static void conv_scratch(const struct fundus_nn_ctx *ctx, const struct fundus__layer *l,
 			 size_t *per_worker, size_t *shared)
 {
@@ -319,6 +326,7 @@ static void conv_state(const struct fundus_nn_ctx *ctx, const struct fundus__lay
 	}
 }
 
+/* Folds batch norm into the weights and a bias, for inference. */
 static int conv_fold(struct fundus_net *net, const struct fundus__layer *l, float **w, float **b)
 {
 	const struct conv_spec *sp = l->spec;
@@ -681,6 +689,7 @@ static void fwd_bn(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* The fast forward: one of the schedules above, then batch norm in training. */
 static void conv_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct fundus__state *s = &ctx->st[l->index];
@@ -946,6 +955,7 @@ static void bwd_depthwise(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* The fast backward: through activation and batch norm, then dW and dX. */
 static void conv_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct fundus__state *s = &ctx->st[l->index];
@@ -1038,6 +1048,7 @@ static void conv_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__lay
 			s->y[i] = (float)fundus__act_ref(sp->act, z[i]);
 }
 
+/* Reference backward: every product of the definition, summed in double. */
 static void conv_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	const struct conv_spec *sp = l->spec;

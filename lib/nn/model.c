@@ -54,6 +54,7 @@ static int reserve(struct out *o, size_t n)
 	return 0;
 }
 
+/* Appends n bytes. */
 static void put_bytes(struct out *o, const void *data, size_t n)
 {
 	if (reserve(o, n) == 0) {
@@ -62,6 +63,7 @@ static void put_bytes(struct out *o, const void *data, size_t n)
 	}
 }
 
+/* Appends a little-endian u32. */
 static void put_u32(struct out *o, uint32_t v)
 {
 	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
@@ -69,6 +71,7 @@ static void put_u32(struct out *o, uint32_t v)
 	put_bytes(o, b, 4);
 }
 
+/* Appends a float as its little-endian bits. */
 static void put_f32(struct out *o, float f)
 {
 	uint32_t v;
@@ -77,11 +80,13 @@ static void put_f32(struct out *o, float f)
 	put_u32(o, v);
 }
 
+/* Reads a little-endian u32. */
 static uint32_t get_u32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Reads a float from its little-endian bits. */
 static float get_f32(const uint8_t *p)
 {
 	uint32_t v = get_u32(p);
@@ -167,9 +172,21 @@ int fundus_net_save_buffer(const struct fundus_net *net, uint8_t **data, size_t 
 		put_u32(&o, (uint32_t)t->ndim);
 		for (int d = 0; d < t->ndim; d++)
 			put_u32(&o, (uint32_t)t->dims[d]);
-		if (reserve(&o, t->count * 4) == 0)
-			for (size_t k = 0; k < t->count; k++)
-				put_f32(&o, t->data[k]);
+		if (reserve(&o, t->count * 4) == 0) {
+			uint8_t *q = o.p + o.len;
+
+			/* Byte by byte, little-endian whatever the machine. */
+			for (size_t k = 0; k < t->count; k++, q += 4) {
+				uint32_t v;
+
+				memcpy(&v, &t->data[k], 4);
+				q[0] = (uint8_t)v;
+				q[1] = (uint8_t)(v >> 8);
+				q[2] = (uint8_t)(v >> 16);
+				q[3] = (uint8_t)(v >> 24);
+			}
+			o.len += t->count * 4;
+		}
 		end_chunk(&o, at);
 	}
 

@@ -49,6 +49,7 @@ static int pool_build(struct fundus_net *net, struct fundus__layer *l)
 	return 0;
 }
 
+/* Output size: (in + padding - size) / stride + 1. */
 static int pool_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
 		      const int *in_w, int *h, int *w)
 {
@@ -223,6 +224,7 @@ static void maxpool_scratch(const struct fundus_nn_ctx *ctx, const struct fundus
 	*per_worker = (size_t)fundus__in(ctx, l, 0)->w;
 }
 
+/* Max pooling of every channel, shared over the pool. */
 static void maxpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct pool_job j = {ctx, l};
@@ -247,6 +249,7 @@ static void maxpool_bwd_range(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* Routes the gradient back, by channels. */
 static void maxpool_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct pool_job j = {ctx, l};
@@ -299,11 +302,13 @@ static void maxpool_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l
 				}
 }
 
+/* Reference forward. */
 static void maxpool_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	maxpool_ref(ctx, l, 0);
 }
 
+/* Reference backward. */
 static void maxpool_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	maxpool_ref(ctx, l, 1);
@@ -349,16 +354,19 @@ static void avgpool_range(const struct pool_job *j, size_t b, size_t e, int back
 		}
 }
 
+/* Forward of channels [b, e). */
 static void avgpool_fwd_range(void *arg, size_t b, size_t e, int worker)
 {
 	avgpool_range(arg, b, e, 0);
 }
 
+/* Backward of channels [b, e). */
 static void avgpool_bwd_range(void *arg, size_t b, size_t e, int worker)
 {
 	avgpool_range(arg, b, e, 1);
 }
 
+/* Average pooling of every channel, shared over the pool. */
 static void avgpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct pool_job j = {ctx, l};
@@ -366,6 +374,7 @@ static void avgpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__laye
 	fundus__parallel(ctx, (size_t)l->channels, avgpool_fwd_range, &j);
 }
 
+/* Spreads the gradient back, by channels. */
 static void avgpool_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct pool_job j = {ctx, l};
@@ -417,11 +426,13 @@ static void avgpool_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l
 				}
 }
 
+/* Reference forward. */
 static void avgpool_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	avgpool_ref(ctx, l, 0);
 }
 
+/* Reference backward. */
 static void avgpool_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	avgpool_ref(ctx, l, 1);
@@ -430,12 +441,14 @@ static void avgpool_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus_
 /* [globalavgpool]: one value per channel and image. */
 static const struct fundus__key gap_keys[] = {FUNDUS__K_END};
 
+/* Same channels as the input. */
 static int gap_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	l->channels = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
 	return 0;
 }
 
+/* One pixel. */
 static int gap_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
 		     const int *in_w, int *h, int *w)
 {
@@ -469,16 +482,19 @@ static void gap_range(const struct pool_job *j, size_t b, size_t e, int backward
 		}
 }
 
+/* Forward of channels [b, e). */
 static void gap_fwd_range(void *arg, size_t b, size_t e, int worker)
 {
 	gap_range(arg, b, e, 0);
 }
 
+/* Backward of channels [b, e). */
 static void gap_bwd_range(void *arg, size_t b, size_t e, int worker)
 {
 	gap_range(arg, b, e, 1);
 }
 
+/* The mean of every channel, shared over the pool. */
 static void gap_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct pool_job j = {ctx, l};
@@ -486,6 +502,7 @@ static void gap_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l
 	fundus__parallel(ctx, (size_t)l->channels, gap_fwd_range, &j);
 }
 
+/* Spreads the gradient back, by channels. */
 static void gap_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct pool_job j = {ctx, l};
@@ -512,6 +529,7 @@ static void gap_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__laye
 		}
 }
 
+/* Reference backward: the gradient over h w, to every pixel. */
 static void gap_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct fundus__state *in = fundus__in_mut(ctx, l, 0);

@@ -21,6 +21,7 @@ static const struct fundus__key route_keys[] = {
     FUNDUS__K_END,
 };
 
+/* Resolves the layers, checks the groups, adds up the channels. */
 static int route_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	const struct route_spec *sp = l->spec;
@@ -56,6 +57,7 @@ static int route_build(struct fundus_net *net, struct fundus__layer *l)
 	return 0;
 }
 
+/* All inputs must be of one size; so is the output. */
 static int route_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
 		       const int *in_w, int *h, int *w)
 {
@@ -96,11 +98,13 @@ static void route_run(struct fundus_nn_ctx *ctx, const struct fundus__layer *l, 
 	}
 }
 
+/* Concatenates. */
 static void route_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	route_run(ctx, l, 0);
 }
 
+/* Hands each input its slice of the gradient. */
 static void route_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	route_run(ctx, l, 1);
@@ -130,11 +134,13 @@ static void route_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l, 
 	}
 }
 
+/* Reference forward. */
 static void route_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	route_ref(ctx, l, 0);
 }
 
+/* Reference backward. */
 static void route_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	route_ref(ctx, l, 1);

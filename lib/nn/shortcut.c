@@ -18,6 +18,7 @@ static const struct fundus__key shortcut_keys[] = {
     FUNDUS__K_END,
 };
 
+/* Resolves from and checks that the channels agree. */
 static int shortcut_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	const struct shortcut_spec *sp = l->spec;
@@ -41,6 +42,7 @@ static int shortcut_build(struct fundus_net *net, struct fundus__layer *l)
 	return 0;
 }
 
+/* Both inputs must be of one size; so is the output. */
 static int shortcut_shape(const struct fundus_net *net, const struct fundus__layer *l,
 			  const int *in_h, const int *in_w, int *h, int *w)
 {
@@ -107,6 +109,7 @@ static void sc_bwd_range(void *arg, size_t b, size_t e, int worker)
 	}
 }
 
+/* The sum and activation of every channel, shared over the pool. */
 static void shortcut_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct sc_job j = {ctx, l};
@@ -114,6 +117,7 @@ static void shortcut_forward(struct fundus_nn_ctx *ctx, const struct fundus__lay
 	fundus__parallel(ctx, (size_t)l->channels, sc_fwd_range, &j);
 }
 
+/* The gradient to both inputs, by channels. */
 static void shortcut_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct sc_job j = {ctx, l};
@@ -132,6 +136,7 @@ static void shortcut_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus_
 		s->y[i] = (float)fundus__act_ref(sp->act, (double)x1[i] + x2[i]);
 }
 
+/* Reference backward. */
 static void shortcut_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	const struct shortcut_spec *sp = l->spec;

@@ -12,12 +12,14 @@ static const struct fundus__key upsample_keys[] = {
     FUNDUS__K_END,
 };
 
+/* Same channels as the input. */
 static int upsample_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	l->channels = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
 	return 0;
 }
 
+/* stride times the input size, within the limits. */
 static int upsample_shape(const struct fundus_net *net, const struct fundus__layer *l,
 			  const int *in_h, const int *in_w, int *h, int *w)
 {
@@ -68,16 +70,19 @@ static void up_range(const struct up_job *j, size_t b, size_t e, int backward)
 		}
 }
 
+/* Forward of channels [b, e). */
 static void up_fwd_range(void *arg, size_t b, size_t e, int worker)
 {
 	up_range(arg, b, e, 0);
 }
 
+/* Backward of channels [b, e). */
 static void up_bwd_range(void *arg, size_t b, size_t e, int worker)
 {
 	up_range(arg, b, e, 1);
 }
 
+/* Upsamples every channel, shared over the pool. */
 static void upsample_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct up_job j = {ctx, l};
@@ -85,6 +90,7 @@ static void upsample_forward(struct fundus_nn_ctx *ctx, const struct fundus__lay
 	fundus__parallel(ctx, (size_t)l->channels, up_fwd_range, &j);
 }
 
+/* Sums the gradient back, by channels. */
 static void upsample_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct up_job j = {ctx, l};
@@ -118,11 +124,13 @@ static void upsample_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *
 				}
 }
 
+/* Reference forward. */
 static void upsample_forward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	upsample_ref(ctx, l, 0);
 }
 
+/* Reference backward. */
 static void upsample_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	upsample_ref(ctx, l, 1);

@@ -34,6 +34,7 @@ static const struct fundus__key yolo_keys[] = {
     FUNDUS__K_END,
 };
 
+/* Checks the anchors and masks, and that the input has the channels they need. */
 static int yolo_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	const struct yolo_spec *sp = l->spec;
@@ -59,6 +60,7 @@ static int yolo_build(struct fundus_net *net, struct fundus__layer *l)
 	return 0;
 }
 
+/* Same size as the input. */
 static int yolo_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
 		      const int *in_w, int *h, int *w)
 {
