@@ -38,8 +38,14 @@ void fundus_error_clear(void)
 	errmsg[0] = '\0';
 }
 
+/*
+ * Both setters format into a scratch buffer first, so that the arguments
+ * may include fundus_errmsg() itself ("line %d: %s" around the reason a
+ * callee set): vsnprintf into the buffer it reads from is undefined.
+ */
 int fundus_error_set(int code, const char *fmt, ...)
 {
+	char msg[ERRMSG_MAX];
 	va_list ap;
 
 	if (fmt == NULL || fmt[0] == '\0') {
@@ -47,22 +53,25 @@ int fundus_error_set(int code, const char *fmt, ...)
 		return code;
 	}
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof errmsg, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	memcpy(errmsg, msg, sizeof errmsg);
 	return code;
 }
 
 int fundus_error_errno(int code, int errnum, const char *fmt, ...)
 {
+	char msg[ERRMSG_MAX];
 	va_list ap;
 	size_t n;
 
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof errmsg, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	n = strlen(errmsg);
-	if (n + 2 < sizeof errmsg)
-		snprintf(errmsg + n, sizeof errmsg - n, "%s%s", n ? ": " : "", strerror(errnum));
+	n = strlen(msg);
+	if (n + 2 < sizeof msg)
+		snprintf(msg + n, sizeof msg - n, "%s%s", n ? ": " : "", strerror(errnum));
+	memcpy(errmsg, msg, sizeof errmsg);
 	return code;
 }
 

@@ -173,7 +173,6 @@ int fundus_record_next(struct fundus_record_reader *rd, struct fundus_record **o
 		size_t len = 0;
 		int err = 0, rc;
 		const char *p;
-		char msg[512];
 
 		switch (read_line(rd, &len, &err)) {
 		case LINE_END: rd->done = 1; return 0;
@@ -199,10 +198,8 @@ int fundus_record_next(struct fundus_record_reader *rd, struct fundus_record **o
 		if (is_blank(p, len))
 			continue;
 		rc = fundus_record_parse(p, len, &rd->lim, out);
-		if (rc < 0) {
-			snprintf(msg, sizeof msg, "%s", fundus_errmsg());
-			return fundus_error_set(rc, "line %" PRId64 ": %s", rd->line, msg);
-		}
+		if (rc < 0)
+			return fundus_error_set(rc, "line %" PRId64 ": %s", rd->line, fundus_errmsg());
 		return 0;
 	}
 	return 0;

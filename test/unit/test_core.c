@@ -28,6 +28,13 @@ TEST(error_message_kept_per_thread)
 	CHECK_STR_EQ(fundus_errmsg(), "");
 	CHECK_STR_EQ(fundus_strerror(FUNDUS_ELIMIT), "limit exceeded");
 	CHECK_STR_EQ(fundus_strerror(-999), "unknown error");
+	/* A caller may wrap the reason a callee set, passing fundus_errmsg() itself. */
+	fundus_error_set(FUNDUS_EFORMAT, "expected a number");
+	fundus_error_set(FUNDUS_EFORMAT, "line %d: %s", 12, fundus_errmsg());
+	CHECK_STR_EQ(fundus_errmsg(), "line 12: expected a number");
+	fundus_error_set(FUNDUS_EIO, "cannot write");
+	fundus_error_errno(FUNDUS_EIO, ENOSPC, "record 3: %s", fundus_errmsg());
+	CHECK_STR_EQ(fundus_errmsg(), "record 3: cannot write: No space left on device");
 }
 
 TEST(size_arithmetic_overflows)

@@ -86,7 +86,10 @@ void fundus_error_clear(void);
 /*
  * Sets this thread's error message and returns code, so that a library
  * function can write "return fundus_error_set(FUNDUS_EFORMAT, ...)". Public
- * so that code built on libfundus can report errors the same way.
+ * so that code built on libfundus can report errors the same way. The
+ * arguments may include fundus_errmsg(), to put a position before the
+ * reason a callee gave: fundus_error_set(rc, "line %d: %s", n, fundus_errmsg()).
+ * Messages longer than 511 bytes are cut.
  */
 int fundus_error_set(int code, const char *fmt, ...) FUNDUS_PRINTF(2, 3);
 
