@@ -61,6 +61,8 @@ void fundus_nn_ctx_free(struct fundus_nn_ctx *ctx)
 	fundus_free(ctx->out_grad_set);
 	fundus_free(ctx->prof_fwd);
 	fundus_free(ctx->prof_bwd);
+	fundus_free(ctx->zero_buf);
+	fundus_free(ctx->zero_count);
 	if (ctx->own_pool)
 		fundus_pool_free(ctx->pool);
 	fundus_free(ctx);
@@ -271,6 +273,14 @@ int fundus_nn_ctx_new(struct fundus_nn_ctx **out, struct fundus_net *net,
 		if (ctx->out_grad_set == NULL)
 			rc = FUNDUS_ENOMEM;
 	}
+	if (rc == 0 && ctx->training) {
+		int n = (net->nlayers > net->ntensors ? net->nlayers : net->ntensors) + 1;
+
+		ctx->zero_buf = fundus_calloc((size_t)n, sizeof *ctx->zero_buf);
+		ctx->zero_count = fundus_calloc((size_t)n, sizeof *ctx->zero_count);
+		if (ctx->zero_buf == NULL || ctx->zero_count == NULL)
+			rc = FUNDUS_ENOMEM;
+	}
 	if (rc == 0 && p->profile) {
 		ctx->prof_fwd = fundus_calloc((size_t)net->nlayers, sizeof(double));
 		ctx->prof_bwd = fundus_calloc((size_t)net->nlayers, sizeof(double));
@@ -402,13 +412,57 @@ int fundus_nn_set_output_grad(struct fundus_nn_ctx *ctx, int i, const float *gra
 	return 0;
 }
 
+/* Buffers to zero, cut into pieces the pool shares. */
+#define ZERO_PIECE ((size_t)1 << 16)
+
+struct zero_job {
+	float **buf;
+	size_t *count;
+	int n;
+};
+
+/* Zeroes pieces [b, e) of the buffers, numbered buffer by buffer. */
+static void zero_range(void *arg, size_t b, size_t e, int worker)
+{
+	const struct zero_job *j = arg;
+	size_t piece = 0;
+
+	for (int i = 0; i < j->n && piece < e; i++) {
+		size_t pieces = (j->count[i] + ZERO_PIECE - 1) / ZERO_PIECE;
+
+		for (size_t k = 0; k < pieces; k++, piece++) {
+			size_t at = k * ZERO_PIECE;
+
+			if (piece < b || piece >= e)
+				continue;
+			memset(j->buf[i] + at, 0,
+			       (j->count[i] - at < ZERO_PIECE ? j->count[i] - at : ZERO_PIECE) *
+				   sizeof(float));
+		}
+	}
+}
+
+/* Zeroes n buffers of count[i] floats (NULL ones skipped) over the pool. */
+static void zero_buffers(struct fundus_nn_ctx *ctx, float **buf, size_t *count, int n)
+{
+	struct zero_job j = {buf, count, n};
+	size_t pieces = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (buf[i] == NULL)
+			count[i] = 0;
+		pieces += (count[i] + ZERO_PIECE - 1) / ZERO_PIECE;
+	}
+	fundus__parallel(ctx, pieces, zero_range, &j);
+}
+
 void fundus_nn_zero_grad(struct fundus_nn_ctx *ctx)
 {
 	if (ctx->grads == NULL)
 		return;
 	for (int i = 0; i < ctx->net->ntensors; i++)
-		if (ctx->grads[i])
-			memset(ctx->grads[i], 0, ctx->net->tensors[i].count * sizeof(float));
+		ctx->zero_count[i] = ctx->net->tensors[i].count;
+	zero_buffers(ctx, ctx->grads, ctx->zero_count, ctx->net->ntensors);
 }
 
 int fundus_nn_backward(struct fundus_nn_ctx *ctx)
@@ -417,16 +471,17 @@ int fundus_nn_backward(struct fundus_nn_ctx *ctx)
 
 	if (!ctx->training)
 		return fundus_error_set(FUNDUS_EINVAL, "not a training context");
-	for (int i = 0; i < net->nlayers; i++) {
+	/* Every gradient of an activation starts at zero but the outputs' that were set. */
+	for (int i = 0; i <= net->nlayers; i++) {
+		struct fundus__state *s = i < net->nlayers ? &ctx->st[i] : &ctx->in;
 		int keep = 0;
 
-		for (int k = 0; k < net->noutputs; k++)
+		for (int k = 0; k < net->noutputs && i < net->nlayers; k++)
 			keep |= net->outputs[k] == i && ctx->out_grad_set[k];
-		if (ctx->st[i].dy && !keep)
-			memset(ctx->st[i].dy, 0, ctx->st[i].count * sizeof(float));
+		ctx->zero_buf[i] = keep ? NULL : s->dy;
+		ctx->zero_count[i] = s->count;
 	}
-	if (ctx->in.dy)
-		memset(ctx->in.dy, 0, ctx->in.count * sizeof(float));
+	zero_buffers(ctx, ctx->zero_buf, ctx->zero_count, net->nlayers + 1);
 	for (int i = net->nlayers - 1; i >= 0; i--) {
 		const struct fundus__layer *l = &net->layers[i];
 		double t0;

@@ -217,7 +217,9 @@ struct fundus_nn_ctx {
 	unsigned long version;
 	int *out_grad_set;
 	double *prof_fwd, *prof_bwd; /* per layer, when profiling */
-	void *mem;                   /* one block for the activations */
+	float **zero_buf;            /* buffers to zero in parallel (training) */
+	size_t *zero_count;
+	void *mem; /* one block for the activations */
 };
 
 /* The table of layer types, NULL-terminated. */

@@ -18,6 +18,11 @@ struct fundus_nn_optim {
 	long steps;
 	float **m, **v; /* per trainable tensor: momentum or first moment; second moment */
 	float **ema;    /* per tensor, when the average is on */
+	/* Every tensor cut into blocks of UPDATE_BLOCK values, for the pool. */
+	int nblocks;
+	int *blk_tensor;
+	size_t *blk_start;
+	double *partial; /* per block: the sum of squared gradients */
 };
 
 void fundus_nn_optim_defaults(struct fundus_nn_optim_params *p)
@@ -69,6 +74,9 @@ void fundus_nn_optim_free(struct fundus_nn_optim *opt)
 	fundus_free(opt->m);
 	fundus_free(opt->v);
 	fundus_free(opt->ema);
+	fundus_free(opt->blk_tensor);
+	fundus_free(opt->blk_start);
+	fundus_free(opt->partial);
 	fundus_free(opt);
 }
 
@@ -123,6 +131,18 @@ int fundus_nn_optim_new(struct fundus_nn_optim **out, struct fundus_net *net,
 			memcpy(opt->ema[i], t->data, t->count * sizeof(float));
 		}
 	}
+	for (int i = 0; i < n; i++)
+		opt->nblocks += (int)((net->tensors[i].count + UPDATE_BLOCK - 1) / UPDATE_BLOCK);
+	opt->blk_tensor = fundus_calloc((size_t)opt->nblocks + 1, sizeof *opt->blk_tensor);
+	opt->blk_start = fundus_calloc((size_t)opt->nblocks + 1, sizeof *opt->blk_start);
+	opt->partial = fundus_calloc((size_t)opt->nblocks + 1, sizeof *opt->partial);
+	if (opt->blk_tensor == NULL || opt->blk_start == NULL || opt->partial == NULL)
+		goto nomem;
+	for (int i = 0, b = 0; i < n; i++)
+		for (size_t at = 0; at < net->tensors[i].count; at += UPDATE_BLOCK, b++) {
+			opt->blk_tensor[b] = i;
+			opt->blk_start[b] = at;
+		}
 	*out = opt;
 	return 0;
 nomem:
@@ -130,56 +150,74 @@ nomem:
 	return FUNDUS_ENOMEM;
 }
 
-struct update_job {
+/* What the pieces of one step share. */
+struct step_job {
 	struct fundus_nn_optim *opt;
-	const float *g;
-	float *w, *m, *v;
-	size_t count;
-	float lr, scale, decay;
-	double c1, c2; /* AdamW bias corrections */
+	struct fundus_nn_ctx *ctx;
+	int phase;       /* 0: squared gradients, 1: update, 2: moving average */
+	float lr, scale; /* learning rate, gradient scale (clipping) */
+	float c1, ic2;   /* AdamW: 1 - beta1^t, 1 / sqrt(1 - beta2^t) */
+	float df, di;    /* moving average: decay and 1 - decay */
 };
 
-/* Updates elements of blocks [b, e) of one tensor. */
-static void update_range(void *arg, size_t b, size_t e, int worker)
+/* Updates the values [i0, i1) of tensor t. */
+static void update(const struct step_job *j, int t, size_t i0, size_t i1)
 {
-	const struct update_job *j = arg;
 	const struct fundus_nn_optim_params *p = &j->opt->p;
-	size_t i0 = b * UPDATE_BLOCK,
-	       i1 = e * UPDATE_BLOCK < j->count ? e * UPDATE_BLOCK : j->count;
+	const struct fundus__tensor *tn = &j->opt->net->tensors[t];
+	const float *g = j->ctx->grads[t];
+	float *w = tn->data, *m = j->opt->m[t], *v = j->opt->v[t];
+	float decay = tn->decay ? p->weight_decay : 0, lr = j->lr, scale = j->scale;
 
 	if (p->kind == FUNDUS_NN_SGD) {
 		for (size_t i = i0; i < i1; i++) {
-			float g = j->g[i] * j->scale + j->decay * j->w[i];
+			float d = g[i] * scale + decay * w[i];
 
-			if (j->m) {
-				j->m[i] = p->momentum * j->m[i] + g;
-				g = p->nesterov ? g + p->momentum * j->m[i] : j->m[i];
+			if (m) {
+				m[i] = p->momentum * m[i] + d;
+				d = p->nesterov ? d + p->momentum * m[i] : m[i];
 			}
-			j->w[i] -= j->lr * g;
+			w[i] -= lr * d;
 		}
 	} else {
-		float a = (float)(j->lr / j->c1), ic2 = (float)(1.0 / sqrt(j->c2));
+		float a = lr / j->c1;
 
 		for (size_t i = i0; i < i1; i++) {
-			float g = j->g[i] * j->scale;
+			float d = g[i] * scale;
 
-			j->w[i] -= j->lr * j->decay * j->w[i];
-			j->m[i] = p->beta1 * j->m[i] + (1 - p->beta1) * g;
-			j->v[i] = p->beta2 * j->v[i] + (1 - p->beta2) * g * g;
-			j->w[i] -= a * j->m[i] / (sqrtf(j->v[i]) * ic2 + p->eps);
+			w[i] -= lr * decay * w[i];
+			m[i] = p->beta1 * m[i] + (1 - p->beta1) * d;
+			v[i] = p->beta2 * v[i] + (1 - p->beta2) * d * d;
+			w[i] -= a * m[i] / (sqrtf(v[i]) * j->ic2 + p->eps);
 		}
 	}
 }
 
-/* The moving average of blocks [b, e) of one tensor: m = lr m + scale w (the fields reused). */
-static void ema_range(void *arg, size_t b, size_t e, int worker)
+/* One phase of a step over blocks [b, e). */
+static void step_range(void *arg, size_t b, size_t e, int worker)
 {
-	const struct update_job *j = arg;
-	size_t i0 = b * UPDATE_BLOCK,
-	       i1 = e * UPDATE_BLOCK < j->count ? e * UPDATE_BLOCK : j->count;
+	const struct step_job *j = arg;
+	struct fundus_nn_optim *opt = j->opt;
 
-	for (size_t i = i0; i < i1; i++)
-		j->m[i] = j->lr * j->m[i] + j->scale * j->w[i];
+	for (size_t k = b; k < e; k++) {
+		int t = opt->blk_tensor[k];
+		const struct fundus__tensor *tn = &opt->net->tensors[t];
+		size_t i0 = opt->blk_start[k];
+		size_t i1 = tn->count - i0 < UPDATE_BLOCK ? tn->count : i0 + UPDATE_BLOCK;
+		const float *g = j->ctx->grads[t];
+
+		if (j->phase == 0) {
+			opt->partial[k] = g ? fundus__sum_sq_dev(g + i0, i1 - i0, 0.0f) : 0;
+		} else if (j->phase == 1) {
+			if (g && tn->trainable)
+				update(j, t, i0, i1);
+		} else {
+			float *ema = opt->ema[t];
+
+			for (size_t i = i0; i < i1; i++)
+				ema[i] = j->df * ema[i] + j->di * tn->data[i];
+		}
+	}
 }
 
 int fundus_nn_optim_step(struct fundus_nn_optim *opt, struct fundus_nn_ctx *ctx, double *grad_norm)
@@ -187,65 +225,38 @@ int fundus_nn_optim_step(struct fundus_nn_optim *opt, struct fundus_nn_ctx *ctx,
 	struct fundus_net *net = opt->net;
 	const struct fundus_nn_optim_params *p = &opt->p;
 	double norm = 0, t = (double)opt->steps + 1;
-	float scale = 1;
+	struct step_job j = {.opt = opt, .ctx = ctx, .scale = 1};
 
 	if (ctx->net != net || !ctx->training)
 		return fundus_error_set(FUNDUS_EINVAL,
 					"not a training context of the optimiser's network");
-	/* In tensor order, in blocks of floats added into doubles: the same sum for every thread
-	 * count. */
-	for (int i = 0; i < net->ntensors; i++)
-		if (ctx->grads[i])
-			norm += fundus__sum_sq_dev(ctx->grads[i], net->tensors[i].count, 0.0f);
+	/* Sums per block, added in block order: the same norm for every thread count. */
+	fundus__parallel(ctx, (size_t)opt->nblocks, step_range, &j);
+	for (int k = 0; k < opt->nblocks; k++)
+		norm += opt->partial[k];
 	norm = sqrt(norm);
 	if (grad_norm)
 		*grad_norm = norm;
 	if (!isfinite(norm))
 		return fundus_error_set(FUNDUS_EINVAL, "the gradient is not finite");
 	if (p->clip_norm > 0 && norm > p->clip_norm)
-		scale = (float)(p->clip_norm / norm);
-	for (int i = 0; i < net->ntensors; i++) {
-		struct fundus__tensor *tn = &net->tensors[i];
-		struct update_job j = {
-		    .opt = opt,
-		    .g = ctx->grads[i],
-		    .w = tn->data,
-		    .m = opt->m[i],
-		    .v = opt->v[i],
-		    .count = tn->count,
-		    .lr = (float)fundus_nn_schedule_lr(p, opt->steps),
-		    .scale = scale,
-		    .decay = tn->decay ? p->weight_decay : 0,
-		    .c1 = 1 - pow(p->beta1, t),
-		    .c2 = 1 - pow(p->beta2, t),
-		};
-
-		if (j.g == NULL || !tn->trainable)
-			continue;
-		fundus__parallel(ctx, (tn->count + UPDATE_BLOCK - 1) / UPDATE_BLOCK, update_range,
-				 &j);
-	}
+		j.scale = (float)(p->clip_norm / norm);
+	j.phase = 1;
+	j.lr = (float)fundus_nn_schedule_lr(p, opt->steps);
+	j.c1 = (float)(1 - pow(p->beta1, t));
+	j.ic2 = (float)(1 / sqrt(1 - pow(p->beta2, t)));
+	fundus__parallel(ctx, (size_t)opt->nblocks, step_range, &j);
 	opt->steps++;
 	if (opt->ema) {
 		/* A short memory at first, so that the average soon leaves the initial weights. */
 		double d = (1.0 + (double)opt->steps) / (10.0 + (double)opt->steps);
-		float df, di;
 
 		if (d > p->ema_decay)
 			d = p->ema_decay;
-		df = (float)d;
-		di = (float)(1 - d);
-		for (int i = 0; i < net->ntensors; i++) {
-			struct update_job j = {.opt = opt,
-					       .w = net->tensors[i].data,
-					       .m = opt->ema[i],
-					       .count = net->tensors[i].count,
-					       .lr = df,
-					       .scale = di};
-
-			fundus__parallel(ctx, (j.count + UPDATE_BLOCK - 1) / UPDATE_BLOCK,
-					 ema_range, &j);
-		}
+		j.phase = 2;
+		j.df = (float)d;
+		j.di = (float)(1 - d);
+		fundus__parallel(ctx, (size_t)opt->nblocks, step_range, &j);
 	}
 	fundus_net_touch(net);
 	return 0;
