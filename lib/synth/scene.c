@@ -151,12 +151,13 @@ uint64_t fundus_synth_seed(uint64_t seed, uint64_t index)
 
 int fundus__scene_add_seg(struct fundus__scene *s, const struct fundus__seg *seg)
 {
+	/* Checked on every call: the array grows by doubling, past the cap. */
+	if (s->nsegs >= MAX_SEGS)
+		return FUNDUS_ELIMIT;
 	if (s->nsegs == s->capsegs) {
 		size_t cap = s->capsegs ? 2 * s->capsegs : 4096, bytes;
 		void *p;
 
-		if (s->nsegs >= MAX_SEGS)
-			return FUNDUS_ELIMIT;
 		if (fundus_size_mul(&bytes, cap, sizeof *s->segs) < 0)
 			return FUNDUS_EOVERFLOW;
 		p = fundus_realloc(s->segs, bytes);
@@ -171,12 +172,12 @@ int fundus__scene_add_seg(struct fundus__scene *s, const struct fundus__seg *seg
 
 int fundus__scene_add_blob(struct fundus__scene *s, const struct fundus__blob *b)
 {
+	if (s->nblobs >= MAX_BLOBS)
+		return FUNDUS_ELIMIT;
 	if (s->nblobs == s->capblobs) {
 		size_t cap = s->capblobs ? 2 * s->capblobs : 256, bytes;
 		void *p;
 
-		if (s->nblobs >= MAX_BLOBS)
-			return FUNDUS_ELIMIT;
 		if (fundus_size_mul(&bytes, cap, sizeof *s->blobs) < 0)
 			return FUNDUS_EOVERFLOW;
 		p = fundus_realloc(s->blobs, bytes);

@@ -463,6 +463,26 @@ TEST(allocation_failures)
 	CHECK(done);
 }
 
+/* The caps on primitives are the numbers they say, not the next doubling of the array. */
+TEST(primitive_caps_hold)
+{
+	static struct fundus__scene s;
+	struct fundus__seg seg = {0};
+	struct fundus__blob blob = {0};
+	size_t n = 0;
+	int rc;
+
+	while ((rc = fundus__scene_add_seg(&s, &seg)) == 0)
+		n++;
+	CHECK_INT_EQ(rc, FUNDUS_ELIMIT);
+	CHECK_INT_EQ(n, 400000);
+	for (n = 0; (rc = fundus__scene_add_blob(&s, &blob)) == 0;)
+		n++;
+	CHECK_INT_EQ(rc, FUNDUS_ELIMIT);
+	CHECK_INT_EQ(n, 20000);
+	fundus__scene_free(&s);
+}
+
 TEST(record_of_a_photograph)
 {
 	struct fundus_synth_params p;
@@ -541,6 +561,7 @@ int main(int argc, char **argv)
 	RUN(lesions_and_quality);
 	RUN(bad_parameters);
 	RUN(allocation_failures);
+	RUN(primitive_caps_hold);
 	RUN(record_of_a_photograph);
 	RUN(dmath_agrees_with_libm);
 	return harness_done();
