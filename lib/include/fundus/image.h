@@ -262,8 +262,8 @@ int fundus_image_encode(const struct fundus_image *img, const struct fundus_save
 
 /*
  * Writes img to path atomically ("-" for standard output). With type AUTO,
- * the extension chooses: .png, .jpg/.jpeg, .tif/.tiff; others give
- * FUNDUS_EINVAL.
+ * the extension chooses: .png, .jpg/.jpeg, .tif/.tiff; others, and "-",
+ * which has none, give FUNDUS_EINVAL: set so->type for them.
  */
 int fundus_image_save(const struct fundus_image *img, const char *path,
 		      const struct fundus_save_options *so);
