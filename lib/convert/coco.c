@@ -487,8 +487,8 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 		goto out;
 	i = 0;
 	for (c = images->child; c; c = c->next, i++) {
-		struct fundus_record *r;
-		int64_t id;
+		struct fundus_record *r = NULL;
+		int64_t id = 0;
 
 		if ((rc = read_image(c, i, o, &r, &id)) < 0)
 			goto out;
@@ -725,7 +725,8 @@ static int coco_categories(const struct fundus_convert_set *set,
 	int ok = 1, rc;
 
 	*owned = NULL;
-	if (o->labels) {
+	/* A map without categories (a file that had none) pins nothing; its members still go out. */
+	if (o->labels && o->labels->n) {
 		for (size_t i = 0; i < set->n; i++)
 			for (size_t j = 0; j < set->rec[i]->n_objects; j++)
 				if (!fundus_convert_labels_find(o->labels,
@@ -889,7 +890,7 @@ int fundus_convert_format_coco(const struct fundus_convert_set *set,
 			       const struct fundus_convert_options *o, int results, char **out,
 			       size_t *len, struct fundus_convert_report *rep)
 {
-	const struct fundus_convert_labels *cats;
+	const struct fundus_convert_labels *cats = NULL;
 	struct fundus_convert_labels *owned = NULL;
 	struct id_plan images = {0}, anns = {0};
 	struct fundus__jbuf b = {0};

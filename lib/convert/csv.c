@@ -563,6 +563,8 @@ int fundus_convert_parse_csv(const char *text, size_t len, const struct fundus_c
 	size_t pos = 0, first = set->n;
 	int rc, have_layout = 0;
 
+	if ((rc = fundus__cv_check_text(text, len)) < 0)
+		return rc;
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		pos = 3;
 	while ((rc = next_row(text, len, &pos, &row)) == 1) {

@@ -155,6 +155,13 @@ int fundus__cv_json_parse(const char *text, size_t len, cJSON **out);
  */
 const char *fundus__cv_errcopy(void);
 
+/*
+ * Checks that text is UTF-8 without NUL bytes, as text formats must be
+ * (records need UTF-8 strings). Returns 0, or FUNDUS_EFORMAT with "line L,
+ * column C: ..." at the first bad byte.
+ */
+int fundus__cv_check_text(const char *text, size_t len);
+
 /* Appends a NUL-terminated string to a buffer. */
 int fundus__cv_put(struct fundus__jbuf *b, const char *s);
 

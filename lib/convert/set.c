@@ -323,7 +323,8 @@ static int parse_int(const char *s, size_t n, int64_t *out)
 {
 	double d;
 
-	if (n == 0 || n > 18)
+	/* Ids are JSON numbers too: whole, and exact in a double (15 digits). */
+	if (n == 0 || n > 15)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (i == 0 && s[i] == '-')))
@@ -536,6 +537,8 @@ int fundus_convert_labels_parse(const char *text, size_t len, int64_t first_id,
 	int rc;
 
 	*out = NULL;
+	if ((rc = fundus__cv_check_text(text, len)) < 0)
+		return rc;
 	if ((rc = fundus_convert_labels_new(&m)) < 0)
 		return rc;
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
@@ -765,11 +768,14 @@ static int rename_field(const char **p, const char *end, char *buf, size_t cap, 
 
 int fundus_convert_rename_parse(const char *text, size_t len, struct fundus_convert_rename **out)
 {
-	struct fundus_convert_rename *m = fundus_calloc(1, sizeof *m);
+	struct fundus_convert_rename *m;
 	size_t i = 0, pos = 0, line = 0;
-	int rc = 0;
+	int rc = fundus__cv_check_text(text, len);
 
 	*out = NULL;
+	if (rc < 0)
+		return rc;
+	m = fundus_calloc(1, sizeof *m);
 	if (m == NULL)
 		return FUNDUS_ENOMEM;
 	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
@@ -1168,6 +1174,40 @@ int fundus__cv_json_parse(const char *text, size_t len, cJSON **out)
 			snprintf(rest, sizeof rest, "unexpected end of the file (JSON cut short)");
 		return fundus__cv_error_at(text, len, (size_t)(col - 1), rc, "%s", rest);
 	}
+}
+
+int fundus__cv_check_text(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		size_t k;
+
+		if (c == 0)
+			return fundus__cv_error_at(text, len, i, FUNDUS_EFORMAT,
+						   "a NUL byte: not a text file");
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		/* The length of a valid sequence, or 0 (overlong forms and surrogates are not). */
+		k = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		for (size_t j = 1; k && j < k; j++)
+			if (i + j >= len || (s[i + j] & 0xc0) != 0x80)
+				k = 0;
+		if (k == 3 && ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0)))
+			k = 0;
+		if (k == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90)))
+			k = 0;
+		if (k == 0)
+			return fundus__cv_error_at(text, len, i, FUNDUS_EFORMAT,
+						   "invalid UTF-8 (byte 0x%02x): the file must be UTF-8",
+						   c);
+		i += k;
+	}
+	return 0;
 }
 
 const char *fundus__cv_errcopy(void)

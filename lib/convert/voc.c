@@ -943,6 +943,43 @@ static int put_object(struct fundus__jbuf *b, const struct fundus_object *ob,
 	return fundus__cv_put(b, "\t</object>\n");
 }
 
+/* Writes <filename>: the image relative to image_dir; a folder part beyond it is lost. */
+static int put_filename(struct fundus__jbuf *b, const struct fundus_record *r,
+			const struct fundus_convert_options *o, struct fundus_convert_report *rep)
+{
+	const char *name = fundus__cv_relative(r->image, o->image_dir);
+
+	if (strchr(name, '/')) {
+		fundus__cv_loss(rep, "image folder", "records", 1);
+		if (rep)
+			rep->hint = "name the image folder with --image-dir DIR";
+		name = fundus__cv_basename(name);
+	}
+	if (padded(name))
+		fundus__cv_loss(rep, "spaces around an image name", "records", 1);
+	return put_leaf(b, 1, "filename", name);
+}
+
+/* Writes <size>: width and height when known, then the other members kept (depth). */
+static int put_size(struct fundus__jbuf *b, const struct fundus_record *r, const cJSON *size)
+{
+	char num[32];
+	int rc = fundus__cv_put(b, "\t<size>\n");
+
+	if (rc == 0 && r->width > 0 && r->height > 0) {
+		fundus__cv_format((double)r->width, num);
+		if ((rc = put_leaf(b, 2, "width", num)) == 0) {
+			fundus__cv_format((double)r->height, num);
+			rc = put_leaf(b, 2, "height", num);
+		}
+	}
+	for (const cJSON *s = size ? size->child : NULL; s && rc == 0; s = s->next)
+		rc = put_json(b, 2, s->string, s);
+	if (rc == 0)
+		rc = fundus__cv_put(b, "\t</size>\n");
+	return rc;
+}
+
 int fundus_convert_format_voc(const struct fundus_record *r, const struct fundus_convert_options *o,
 			      char **out, size_t *len, struct fundus_convert_report *rep)
 {
@@ -968,45 +1005,36 @@ int fundus_convert_format_voc(const struct fundus_record *r, const struct fundus
 	}
 	if (rc == 0)
 		rc = fundus__cv_put(&b, ">\n");
-	c = voc ? cJSON_GetObjectItemCaseSensitive(voc, "folder") : NULL;
-	if (rc == 0 && c)
-		rc = put_json(&b, 1, "folder", c);
-	if (rc == 0 && r->image) {
-		const char *name = fundus__cv_relative(r->image, o->image_dir);
+	/*
+	 * The "voc" members in their order (as a reader keeps the file's), with
+	 * <filename> after <folder> (or first) and <size> where the file had it,
+	 * else before <segmented>, else after the rest: the devkit's order for
+	 * devkit files, and the same members in the same order for any file.
+	 */
+	{
+		const cJSON *folder = voc ? cJSON_GetObjectItemCaseSensitive(voc, "folder") : NULL;
+		const cJSON *seg = voc ? cJSON_GetObjectItemCaseSensitive(voc, "segmented") : NULL;
+		int name_done = 0, size_done = 0;
+		int want_size = (r->width > 0 && r->height > 0) || size;
 
-		if (strchr(name, '/')) {
-			fundus__cv_loss(rep, "image folder", "records", 1);
-			if (rep)
-				rep->hint = "name the image folder with --image-dir DIR";
-			name = fundus__cv_basename(name);
-		}
-		if (padded(name))
-			fundus__cv_loss(rep, "spaces around an image name", "records", 1);
-		rc = put_leaf(&b, 1, "filename", name);
-	}
-	for (c = voc ? voc->child : NULL; c && rc == 0; c = c->next)
-		if (c->string[0] != '@' && strcmp(c->string, "#text") && strcmp(c->string, "folder") &&
-		    strcmp(c->string, "size") && strcmp(c->string, "segmented"))
-			rc = put_json(&b, 1, c->string, c);
-	if (rc == 0 && ((r->width > 0 && r->height > 0) || size)) {
-		char num[32];
-
-		rc = fundus__cv_put(&b, "\t<size>\n");
-		if (rc == 0 && r->width > 0 && r->height > 0) {
-			fundus__cv_format((double)r->width, num);
-			if ((rc = put_leaf(&b, 2, "width", num)) == 0) {
-				fundus__cv_format((double)r->height, num);
-				rc = put_leaf(&b, 2, "height", num);
+		c = voc ? voc->child : NULL;
+		for (;; c = c->next) {
+			if (rc == 0 && !name_done && (folder == NULL || c == NULL || c == folder->next)) {
+				name_done = 1;
+				if (r->image)
+					rc = put_filename(&b, r, o, rep);
 			}
+			if (rc == 0 && want_size && !size_done &&
+			    (c == NULL || c == size || (size == NULL && c == seg))) {
+				size_done = 1;
+				rc = put_size(&b, r, size);
+			}
+			if (c == NULL || rc < 0)
+				break;
+			if (c->string[0] != '@' && strcmp(c->string, "#text") && c != size)
+				rc = put_json(&b, 1, c->string, c);
 		}
-		for (const cJSON *s = size ? size->child : NULL; s && rc == 0; s = s->next)
-			rc = put_json(&b, 2, s->string, s);
-		if (rc == 0)
-			rc = fundus__cv_put(&b, "\t</size>\n");
 	}
-	c = voc ? cJSON_GetObjectItemCaseSensitive(voc, "segmented") : NULL;
-	if (rc == 0 && c)
-		rc = put_json(&b, 1, "segmented", c);
 	for (size_t i = 0; i < r->n_objects && rc == 0; i++)
 		rc = put_object(&b, &r->objects[i], rep);
 	if (rc == 0)

@@ -84,6 +84,10 @@ int fundus_convert_parse_yolo(const char *text, size_t len,
 		fundus_record_free(rec);
 		return rc;
 	}
+	if ((rc = fundus__cv_check_text(text, len)) < 0) {
+		fundus_record_free(rec);
+		return rc;
+	}
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		pos = 3;
 	while (pos < len && rc == 0) {
