@@ -4,6 +4,7 @@
  * the wrong shape, missing, unknown or doubled, data after the end), and
  * an allocation-failure sweep over loading.
  */
+#include <pthread.h>
 #include <stdio.h>
 
 #include "fundus/core.h"
@@ -411,6 +412,60 @@ TEST(labels_and_input_are_checked)
 	fundus_net_free(net);
 }
 
+struct worker {
+	struct fundus_net *net;
+	const float *x;
+	const float *want;
+	int ok;
+};
+
+/* Makes its own context on the shared network and runs it a few times. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct fundus_nn_ctx_params cp;
+	struct fundus_nn_ctx *ctx;
+	float y[2 * 4 * 3];
+
+	fundus_nn_ctx_defaults(&cp);
+	w->ok = fundus_nn_ctx_new(&ctx, w->net, &cp) == 0;
+	for (int i = 0; i < 50 && w->ok; i++)
+		w->ok = fundus_nn_forward(ctx, w->x) == 0 && fundus_nn_get_output(ctx, 0, y) == 0 &&
+			memcmp(y, w->want, sizeof y) == 0;
+	fundus_nn_ctx_free(ctx);
+	return NULL;
+}
+
+/* One network, read by several inference contexts on several threads at once. */
+TEST(contexts_share_one_network)
+{
+	struct fundus_net *net = small_net(NULL, NULL);
+	struct fundus_nn_ctx_params cp;
+	struct fundus_nn_ctx *ctx;
+	struct worker w[4];
+	pthread_t th[4];
+	struct fundus_rng rng;
+	float *x, want[2 * 4 * 3];
+
+	fundus_rng_seed(&rng, 2);
+	x = nu_random(&rng, 3 * 6 * 8, 1);
+	fundus_nn_ctx_defaults(&cp);
+	CHECK_OK(fundus_nn_ctx_new(&ctx, net, &cp));
+	CHECK_OK(fundus_nn_forward(ctx, x));
+	CHECK_OK(fundus_nn_get_output(ctx, 0, want));
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){net, x, want, 0};
+		CHECK_INT_EQ(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(w[i].ok);
+	}
+	fundus_nn_ctx_free(ctx);
+	free(x);
+	fundus_net_free(net);
+}
+
 int main(int argc, char **argv)
 {
 	RUN(round_trip_in_memory_and_on_disk);
@@ -420,5 +475,6 @@ int main(int argc, char **argv)
 	RUN(damage_with_good_checksums);
 	RUN(alloc_failures_while_loading);
 	RUN(labels_and_input_are_checked);
+	RUN(contexts_share_one_network);
 	return harness_done();
 }
