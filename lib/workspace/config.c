@@ -642,20 +642,44 @@ done:
 	return 0;
 }
 
+/* Appends an array of compact objects, one per line, as a member of the top level. */
+static int put_array(struct fundus__jbuf *b, const char *key, cJSON *arr)
+{
+	struct fundus__jpath path = {{0}, 0};
+	const cJSON *e;
+	int rc;
+
+	if ((rc = fundus__jbuf_put(b, "  \"", 3)) < 0 ||
+	    (rc = fundus__jbuf_put(b, key, strlen(key))) < 0 ||
+	    (rc = fundus__jbuf_put(b, "\": [", 4)) < 0)
+		return rc;
+	cJSON_ArrayForEach(e, arr)
+	{
+		if ((rc = fundus__jbuf_put(b, "\n    ", 5)) < 0 ||
+		    (rc = fundus__json_write_value(b, e, &path)) < 0 ||
+		    (e->next && (rc = fundus__jbuf_put(b, ",", 1)) < 0))
+			return rc;
+	}
+	if (arr->child)
+		return fundus__jbuf_put(b, "\n  ],\n", 6);
+	return fundus__jbuf_put(b, "],\n", 3);
+}
+
 int fundus_workspace_config_format(const struct fundus_workspace_config *cfg, char **text)
 {
-	cJSON *root, *labels, *questions;
-	char *s = NULL, *copy;
+	static const char head[] = "{\n  \"fundus_workspace\": 1,\n";
+	struct fundus__jbuf b = {0};
+	cJSON *labels = NULL, *questions = NULL;
+	char tail[300];
 	int rc;
 
 	*text = NULL;
 	if ((rc = fundus_workspace_config_check(cfg)) < 0)
 		return rc;
 	fundus__json_init();
-	root = cJSON_CreateObject();
-	if (root == NULL || !cJSON_AddNumberToObject(root, "fundus_workspace", 1) ||
-	    (labels = cJSON_AddArrayToObject(root, "labels")) == NULL ||
-	    (questions = cJSON_AddArrayToObject(root, "questions")) == NULL)
+	labels = cJSON_CreateArray();
+	questions = cJSON_CreateArray();
+	if (labels == NULL || questions == NULL)
 		goto nomem;
 	for (int i = 0; i < cfg->n_labels; i++) {
 		const struct fundus_label *l = &cfg->labels[i];
@@ -692,27 +716,28 @@ int fundus_workspace_config_format(const struct fundus_workspace_config *cfg, ch
 			}
 		}
 	}
-	if (!cJSON_AddNumberToObject(root, "overlap", cfg->overlap) ||
-	    !cJSON_AddStringToObject(root, "order", order_names[cfg->order]) ||
-	    !cJSON_AddNumberToObject(root, "seed", (double)cfg->seed) ||
-	    !cJSON_AddNumberToObject(root, "claim_minutes", cfg->claim_minutes) ||
-	    (s = cJSON_Print(root)) == NULL)
-		goto nomem;
-	cJSON_Delete(root);
-	/* cJSON indents with tabs; add the final newline a text file wants. */
-	copy = fundus_malloc(strlen(s) + 2);
-	if (copy == NULL) {
-		cJSON_free(s);
-		return FUNDUS_ENOMEM;
+	/* Indented by hand, one label or question per line: people edit this file. */
+	snprintf(tail, sizeof tail,
+		 "  \"overlap\": %d,\n  \"order\": \"%s\",\n  \"seed\": %llu,\n"
+		 "  \"claim_minutes\": %d\n}\n",
+		 cfg->overlap, order_names[cfg->order], (unsigned long long)cfg->seed,
+		 cfg->claim_minutes);
+	if ((rc = fundus__jbuf_put(&b, head, sizeof head - 1)) < 0 ||
+	    (rc = put_array(&b, "labels", labels)) < 0 ||
+	    (rc = put_array(&b, "questions", questions)) < 0 ||
+	    (rc = fundus__jbuf_put(&b, tail, strlen(tail))) < 0) {
+		cJSON_Delete(labels);
+		cJSON_Delete(questions);
+		fundus_free(b.data);
+		return rc;
 	}
-	memcpy(copy, s, strlen(s));
-	copy[strlen(s)] = '\n';
-	copy[strlen(s) + 1] = '\0';
-	cJSON_free(s);
-	*text = copy;
+	cJSON_Delete(labels);
+	cJSON_Delete(questions);
+	*text = b.data;
 	return 0;
 nomem:
-	cJSON_Delete(root);
+	cJSON_Delete(labels);
+	cJSON_Delete(questions);
 	return fundus_error_set(FUNDUS_ENOMEM, "out of memory");
 }
 

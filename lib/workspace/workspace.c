@@ -108,8 +108,8 @@ void fundus_workspace_close(struct fundus_workspace *ws)
 {
 	if (ws == NULL)
 		return;
-	if (ws->proposer.free)
-		ws->proposer.free(ws->proposer.ud);
+	if (ws->proposer.release)
+		ws->proposer.release(ws->proposer.ud);
 	for (size_t i = 0; i < ws->n_images; i++)
 		fundus_record_free(ws->images[i]);
 	fundus_free(ws->images);
@@ -404,8 +404,8 @@ out:
 
 void fundus_workspace_set_proposer(struct fundus_workspace *ws, const struct fundus_proposer *p)
 {
-	if (ws->proposer.free)
-		ws->proposer.free(ws->proposer.ud);
+	if (ws->proposer.release)
+		ws->proposer.release(ws->proposer.ud);
 	memset(&ws->proposer, 0, sizeof ws->proposer);
 	if (p)
 		ws->proposer = *p;

@@ -249,13 +249,13 @@ int fundus_workspace_find(const struct fundus_workspace *ws, const char *key, si
 struct fundus_proposer {
 	const char *name; /* what made the boxes, for "by": "model:od-v3"; borrowed from ud */
 	int (*propose)(void *ud, const struct fundus_record *rec, struct fundus_record **out);
-	void (*free)(void *ud); /* releases ud; may be NULL */
+	void (*release)(void *ud); /* frees ud; may be NULL */
 	void *ud;
 };
 
 /*
  * Replaces the workspace's proposer with p (copied; the workspace owns
- * p->ud from now on and calls p->free at close). NULL restores the
+ * p->ud from now on and calls p->release at close). NULL restores the
  * predictions stream.
  */
 void fundus_workspace_set_proposer(struct fundus_workspace *ws, const struct fundus_proposer *p);
