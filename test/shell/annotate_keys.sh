@@ -148,12 +148,27 @@ keys=0
 tui_goto "$(((${x0%.*} + ${x1%.*}) / 2))" "$(((${y0%.*} + ${y1%.*}) / 2))"
 tui_keys B
 tui_wait 'Boxes 1' "B drops a box at the cursor"
+keys_centre=$((keys + 1)) # and Enter
+# Then, not counted: pixel-exact work. Zoomed in past 1:1 a step is one
+# image pixel: the top-left corner moves right by exactly one pixel.
+read -r bx0 by0 < <(tui_screen | sed -nE 's/.*>1 optic_disc ([0-9]+),([0-9]+) .*/\1 \2/p')
+tui_keys m
+tui_wait 'arrows move the top-left corner' "m picks the top-left corner"
+tui_keys z z z z
+tui_wait 'zoom 16 +step 1 px' "zoomed in, one step is one pixel"
+tui_keys l
+tui_wait ">1 optic_disc $((bx0 + 1)),$by0 " "the corner moved by one pixel"
+# The terminal shrinks to 80x24 and grows back: the screen follows.
+tmux -L "$TUI_SOCK" resize-window -t alice -x 80 -y 24
+tui_wait '^Enter save +A accept\+next .* p back$' "the key help fits 80 columns"
+tmux -L "$TUI_SOCK" resize-window -t alice -x 100 -y 30
+tui_wait 'f flag +z zoom' "and 100 again"
 tui_keys Enter
 tui_wait 'Nothing left to annotate' "the end"
-keys_centre=$keys
 wait_journal ws alice 6
 box=$(sed -n 6p ws/journals/alice.jsonl | jq -r '.objects[0].bbox | map(tostring) | join(" ")')
 expect_ge "$(iou "$box" "$(gt 5)")" 0.6 "image 5: the box dropped with B ($box) on the disc ($(gt 5))"
+expect_eq "${box%% *}" "$((bx0 + 1))" "image 5: the corner moved by one pixel"
 tui_keys q
 tui_gone
 expect_eq "$(journal_count ws alice)" 6 "six journal lines"

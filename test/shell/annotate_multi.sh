@@ -96,4 +96,24 @@ expect_eq "$(jq -c 'select(.meta.index == 0) | .objects | map([.by, .votes])' tw
   '[["consensus",2],["bob",1]]' "consensus boxes on the first image"
 expect_eq "$(jq -c 'select(.meta.index == 0) | .objects[0].bbox' two.jsonl)" \
   "$(jq -c '.objects[0].bbox' preds0.jsonl)" "the agreed box"
+
+# --- Active learning: the least certain image first (scores 0.97, 0.52, none, 0.8).
+fundus-annotate-tui init -q act --order active
+fundus-annotate-tui add -q act img.jsonl
+for i in 0 1 3; do
+  score=$(echo "0.97 0.52 - 0.8" | cut -d' ' -f$((i + 1)))
+  jq -c --argjson s "$score" "select(.meta.index == $i) | {image, objects: [.objects[0]
+    | .score = \$s | .by = \"model:test\"]}" img.jsonl
+done >act.jsonl
+fundus-annotate-tui add -q --predictions act act.jsonl
+tui_start alice act
+tui_wait 'alice \| 1 of 4 .*synth-000001.jpg' "score 0.52 first"
+tui_keys A
+tui_wait 'alice \| 2 of 4 .*synth-000003.jpg' "then 0.8"
+tui_keys A
+tui_wait 'alice \| 3 of 4 .*synth-000000.jpg' "then 0.97"
+tui_keys A
+tui_wait 'alice \| 4 of 4 .*synth-000002.jpg' "then the image without predictions"
+tui_keys q
+tui_gone
 finish
