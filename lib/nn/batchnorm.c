@@ -31,6 +31,33 @@ double fundus__sum_floats(const float *x, size_t n)
 	return total;
 }
 
+void fundus__sum_shifted(const float *x, size_t n, float m, double *s1, double *s2)
+{
+	size_t i = 0;
+
+	*s1 = *s2 = 0;
+	while (i < n) {
+		size_t e = n - i > 4096 ? i + 4096 : n;
+		float a1[16] = {0}, a2[16] = {0};
+
+		for (; i + 16 <= e; i += 16)
+			for (int k = 0; k < 16; k++) {
+				float d = x[i + k] - m;
+
+				a1[k] += d;
+				a2[k] += d * d;
+			}
+		for (; i < e; i++) {
+			a1[0] += x[i] - m;
+			a2[0] += (x[i] - m) * (x[i] - m);
+		}
+		for (int k = 0; k < 16; k++) {
+			*s1 += a1[k];
+			*s2 += a2[k];
+		}
+	}
+}
+
 double fundus__sum_sq_dev(const float *x, size_t n, float m)
 {
 	double total = 0;

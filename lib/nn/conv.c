@@ -510,10 +510,16 @@ static void epilogue(const struct job *j, int m0, int m1, size_t p0, size_t p1, 
 		for (int m = m0; m < m1; m++) {
 			const float *r = j->out + (size_t)m * j->g.N + p0;
 			float *ts = j->tstats + 2 * ((size_t)m * (size_t)j->ntstats + (size_t)t);
-			double mean = fundus__sum_floats(r, n) / (double)n;
+			double s1, s2;
 
-			ts[0] = (float)mean;
-			ts[1] = (float)fundus__sum_sq_dev(r, n, (float)mean);
+			/*
+			 * One pass, shifted by the first value, which is about
+			 * a deviation from the mean: the sums stay small and
+			 * exact enough, and M2 = S2 - S1^2 / n loses little.
+			 */
+			fundus__sum_shifted(r, n, r[0], &s1, &s2);
+			ts[0] = (float)(r[0] + s1 / (double)n);
+			ts[1] = (float)fmax(s2 - s1 * s1 / (double)n, 0);
 		}
 		return;
 	}

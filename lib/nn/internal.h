@@ -325,6 +325,8 @@ void fundus__bn_channel_backward(const float *x, const float *y, float *dy, floa
 /* Sums of n floats, and of their squared deviations from m, accurately and fast. */
 double fundus__sum_floats(const float *x, size_t n);
 double fundus__sum_sq_dev(const float *x, size_t n, float m);
+/* In one pass: s1 = sum of (x - m), s2 = sum of (x - m)^2. */
+void fundus__sum_shifted(const float *x, size_t n, float m, double *s1, double *s2);
 void fundus__bn_update_running(float *rmean, float *rvar, float mean, float var, size_t n,
 			       float momentum);
 /* Reference batch norm (and activation) over channels planes, in double. */
