@@ -787,9 +787,10 @@ static int write_image(struct fundus__jbuf *b, const struct fundus_record *r, in
 	if ((w <= 0 || h <= 0) && r->image && o->read_headers &&
 	    fundus__cv_image_size(o, r->image, &w, &h) < 0)
 		w = h = 0;
-	if (w > 0 && h > 0 &&
-	    ((rc = put_num_member(b, "width", (double)w)) < 0 ||
-	     (rc = put_num_member(b, "height", (double)h)) < 0))
+	/* Each when known: a record may know one without the other. */
+	if (w > 0 && (rc = put_num_member(b, "width", (double)w)) < 0)
+		return rc;
+	if (h > 0 && (rc = put_num_member(b, "height", (double)h)) < 0)
 		return rc;
 	if (r->id && (rc = put_str_member(b, "fundus_id", r->id)) < 0)
 		return rc;

@@ -502,11 +502,8 @@ static int read_size(const struct xnode *size, struct fundus_record *r, cJSON **
 			return rc;
 		}
 	}
-	/* An image of unknown size has neither. */
-	if ((r->width == 0) != (r->height == 0))
-		r->width = r->height = 0;
 	/* Kept when it holds more than the size, or no size (to write it back). */
-	if (rest == NULL && r->width > 0)
+	if (rest == NULL && (r->width > 0 || r->height > 0))
 		return 0;
 	if (rest == NULL && (rest = cJSON_CreateObject()) == NULL)
 		return FUNDUS_ENOMEM;
@@ -542,7 +539,7 @@ int fundus_convert_parse_voc(const char *text, size_t len, const struct fundus_c
 		if (strcmp(c->name, "object") == 0)
 			rc = read_object(c, r);
 		else if (strcmp(c->name, "size") == 0 && !fundus__cv_extra_get(voc, "size") &&
-			 r->width == 0)
+			 r->width == 0 && r->height == 0)
 			rc = read_size(c, r, &voc);
 		else if (strcmp(c->name, "filename") == 0 && r->image == NULL && c->child == NULL) {
 			size_t n;
@@ -966,12 +963,13 @@ static int put_size(struct fundus__jbuf *b, const struct fundus_record *r, const
 	char num[32];
 	int rc = fundus__cv_put(b, "\t<size>\n");
 
-	if (rc == 0 && r->width > 0 && r->height > 0) {
+	if (rc == 0 && r->width > 0) {
 		fundus__cv_format((double)r->width, num);
-		if ((rc = put_leaf(b, 2, "width", num)) == 0) {
-			fundus__cv_format((double)r->height, num);
-			rc = put_leaf(b, 2, "height", num);
-		}
+		rc = put_leaf(b, 2, "width", num);
+	}
+	if (rc == 0 && r->height > 0) {
+		fundus__cv_format((double)r->height, num);
+		rc = put_leaf(b, 2, "height", num);
 	}
 	for (const cJSON *s = size ? size->child : NULL; s && rc == 0; s = s->next)
 		rc = put_json(b, 2, s->string, s);
@@ -1015,7 +1013,7 @@ int fundus_convert_format_voc(const struct fundus_record *r, const struct fundus
 		const cJSON *folder = voc ? cJSON_GetObjectItemCaseSensitive(voc, "folder") : NULL;
 		const cJSON *seg = voc ? cJSON_GetObjectItemCaseSensitive(voc, "segmented") : NULL;
 		int name_done = 0, size_done = 0;
-		int want_size = (r->width > 0 && r->height > 0) || size;
+		int want_size = r->width > 0 || r->height > 0 || size;
 
 		c = voc ? voc->child : NULL;
 		for (;; c = c->next) {
