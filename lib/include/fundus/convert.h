@@ -358,9 +358,12 @@ int64_t fundus_convert_filter(struct fundus_convert_set *set, const char *const 
 			      const char *const *drop, size_t n_drop);
 
 /*
- * The key by which split keeps byte-identical images together: the
- * record's "id", or "sha256:<hex>" of the image file's bytes (read from
- * disk), or "path:<image>" when the file cannot be read. A new string.
+ * The key by which split keeps byte-identical images together, as a new
+ * string in *out: the record's "id", or "sha256:<hex>" of the image file's
+ * bytes (read from disk; the same key fundus-ingest writes as "id").
+ * When the file cannot be read, *out is "path:<image>" and the return is
+ * FUNDUS_ENOENT (the caller decides whether that matters). FUNDUS_EINVAL
+ * for a record with neither image nor id, FUNDUS_ENOMEM.
  */
 int fundus_convert_image_key(const struct fundus_record *r, char **out);
 
