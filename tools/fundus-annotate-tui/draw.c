@@ -233,9 +233,15 @@ static int draw_panel(struct ui *u)
 
 			if (!isnan(p->score))
 				snprintf(score, sizeof score, " %.2f", p->score);
-			snprintf(buf, sizeof buf, "%c %s%s", (int)k == u->prop_sel ? '*' : ' ',
-				 p->label, score);
+			int taken = ui_proposal_taken(u, (int)k);
+
+			snprintf(buf, sizeof buf, "%c %s%s%s", (int)k == u->prop_sel ? '*' : ' ',
+				 p->label, score, taken ? " taken" : "");
+			if (taken)
+				attron(COLOR_PAIR(PAIR_DIM));
 			put(y++, x, w, buf);
+			if (taken)
+				attroff(COLOR_PAIR(PAIR_DIM));
 		}
 	}
 	for (int k = 0; k < nq && y <= last; k++) {
@@ -262,10 +268,28 @@ static int draw_panel(struct ui *u)
 		if (focus)
 			attroff(COLOR_PAIR(PAIR_FOCUS) | A_BOLD);
 		if (focus && y <= last) {
+			/* The choices, wrapped between choices to the panel's width. */
+			const char *c = bt;
+
 			choices_text(bt, sizeof bt, q);
-			snprintf(buf, sizeof buf, "    %s", bt);
 			attron(COLOR_PAIR(PAIR_DIM));
-			put(y++, x, w, buf);
+			while (*c && y <= last) {
+				int n = (int)strlen(c), room = w - 4;
+
+				if (n > room) {
+					const char *cut = NULL;
+
+					for (const char *t = c; t < c + room; t++)
+						if (t[0] == ' ' && t[1] == ' ')
+							cut = t;
+					n = cut && cut > c ? (int)(cut - c) : room;
+				}
+				snprintf(buf, sizeof buf, "    %.*s", n, c);
+				put(y++, x, w, buf);
+				c += n;
+				while (*c == ' ')
+					c++;
+			}
 			attroff(COLOR_PAIR(PAIR_DIM));
 		}
 	}

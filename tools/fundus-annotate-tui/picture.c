@@ -246,6 +246,29 @@ static void sample(const struct picture *p, const struct view *v)
 	}
 }
 
+/*
+ * Ordered (Bayer) dithering before the 256-colour palette: its colour cube
+ * has 40 levels between steps, coarser than the slow shading of a fundus,
+ * which would otherwise come out in flat bands.
+ */
+static void dither(const struct view *v)
+{
+	static const int bayer[4][4] = {
+	    {0, 8, 2, 10}, {12, 4, 14, 6}, {3, 11, 1, 9}, {15, 7, 13, 5}};
+
+	for (int y = 0; y < v->ph; y++)
+		for (int x = 0; x < v->pw; x++) {
+			uint8_t *o = raster + ((size_t)y * v->pw + x) * 3;
+			int d = (bayer[y & 3][x & 3] * 2 - 15) * 20 / 32;
+
+			for (int c = 0; c < 3; c++) {
+				int val = o[c] + d;
+
+				o[c] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : val);
+			}
+		}
+}
+
 /* Sets one raster pixel if it is inside. */
 static void plot(const struct view *v, int x, int y, const uint8_t *rgb, int tag)
 {
@@ -481,6 +504,8 @@ void picture_paint(struct picture *p, const struct view *v, enum colour_mode mod
 	}
 	memset(mask, 0, npx);
 	sample(p, v);
+	if (mode == COLOUR_256)
+		dither(v);
 	for (int k = 0; k < n_ov; k++)
 		draw_box(v, &ov[k], k + 1 < 255 ? k + 1 : 254);
 	if (!isnan(cx))

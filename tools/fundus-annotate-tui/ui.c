@@ -533,6 +533,16 @@ static struct fundus_box span(double ax, double ay, double cx, double cy)
 	return b;
 }
 
+int ui_proposal_taken(const struct ui *u, int k)
+{
+	const struct fundus_object *p = &u->props->objects[k];
+
+	for (size_t j = 0; j < u->work->n_objects; j++)
+		if (fundus_box_iou(&p->bbox, &u->work->objects[j].bbox) > 0.9)
+			return 1;
+	return 0;
+}
+
 /* Accepts the highlighted proposal as a box. Returns 0, or -1 when there is none. */
 static int accept_proposal(struct ui *u)
 {
@@ -553,6 +563,15 @@ static int accept_proposal(struct ui *u)
 	}
 	from = p->by ? p->by : "proposal";
 	add_box(u, p->bbox, from);
+	/* Highlight the next proposal not yet taken, for the next a. */
+	for (int k = 1; k <= (int)u->props->n_objects; k++) {
+		int j = (u->prop_sel + k) % (int)u->props->n_objects;
+
+		if (!ui_proposal_taken(u, j)) {
+			u->prop_sel = j;
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -907,11 +926,8 @@ static int overlays(const struct ui *u, struct overlay_box *ov, int max)
 	for (size_t k = 0; u->props && k < u->props->n_objects && n < max; k++) {
 		const struct fundus_object *p = &u->props->objects[k];
 		const struct fundus_label *l = fundus_workspace_config_label(u->cfg, p->label);
-		int taken = 0;
 
-		for (size_t j = 0; j < u->work->n_objects; j++)
-			taken |= fundus_box_iou(&p->bbox, &u->work->objects[j].bbox) > 0.9;
-		if (taken)
+		if (ui_proposal_taken(u, (int)k))
 			continue;
 		ov[n].b = p->bbox;
 		memcpy(ov[n].rgb, l ? l->colour : (const uint8_t[]){200, 200, 200}, 3);

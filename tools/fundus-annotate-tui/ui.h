@@ -126,6 +126,9 @@ struct ui {
 	double active; /* seconds spent on this image, pauses of over 2 minutes cut */
 };
 
+/* Whether proposal k has been taken as a box (a box overlaps it by IoU > 0.9). */
+int ui_proposal_taken(const struct ui *u, int k);
+
 /* Draws everything but the picture (draw.c). */
 void draw_screen(struct ui *u);
 /* Lays out the screen for the terminal's size. */
