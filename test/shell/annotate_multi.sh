@@ -116,4 +116,22 @@ tui_keys A
 tui_wait 'alice \| 4 of 4 .*synth-000002.jpg' "then the image without predictions"
 tui_keys q
 tui_gone
+
+# --- A question asked of every box: a new box takes the digits first.
+fundus-annotate-tui init -q per --question gradable:yesno --question rim:choice:thin,normal:box
+fundus-annotate-tui add -q per img.jsonl
+tui_start alice per
+tui_wait 'alice \| 1 of 4' "first image"
+tui_keys B
+tui_wait 'Box 1 questions' "the box's questions are listed"
+tui_wait '> rim: -' "and the digits answer them"
+tui_keys 2 Escape
+tui_wait '> gradable: -' "deselected, the image's question"
+tui_keys 1 Enter
+tui_wait 'alice \| 2 of 4' "saved"
+wait_journal per alice 1
+expect_eq "$(jq -c '[.objects[0].answers.rim.value, .objects[0].answers.rim.by, .answers.gradable.value]' per/journals/alice.jsonl)" \
+  '["normal","alice","yes"]' "the box's answer is saved with the box"
+tui_keys q
+tui_gone
 finish

@@ -68,6 +68,20 @@ int ui_focus_list(const struct ui *u, int *idx)
 	return n;
 }
 
+/* After a box is selected: the digits answer its first question, if it has any. */
+static void focus_box_questions(struct ui *u)
+{
+	int idx[64], n = ui_focus_list(u, idx);
+
+	for (int k = 0; k < n; k++)
+		if (u->cfg->questions[idx[k]].scope == FUNDUS_SCOPE_BOX) {
+			u->qfocus = k;
+			return;
+		}
+	if (u->qfocus >= n)
+		u->qfocus = n > 0 ? n - 1 : 0;
+}
+
 /* Forgets the undo and redo steps. */
 static void undo_clear(struct ui *u)
 {
@@ -520,6 +534,7 @@ static void add_box(struct ui *u, struct fundus_box b, const char *from)
 	}
 	u->sel = (int)u->work->n_objects - 1;
 	u->handle = 0;
+	focus_box_questions(u);
 	u->last_w = b.x1 - b.x0;
 	u->last_h = b.y1 - b.y0;
 	say(u, "box %d: %s [%.0f %.0f %.0f %.0f]", u->sel + 1, label, b.x0, b.y0, b.x1, b.y1);
@@ -701,6 +716,7 @@ static void mouse(struct ui *u)
 
 			u->sel = k;
 			u->handle = 0;
+			focus_box_questions(u);
 		}
 		return;
 	}
@@ -749,6 +765,7 @@ static int key(struct ui *u, int is_key, wint_t ch)
 		case KEY_BTAB:
 			u->sel = u->sel < 0 ? (int)u->work->n_objects - 1 : u->sel - 1;
 			u->handle = 0;
+			focus_box_questions(u);
 			return 0;
 		case KEY_DC:
 		case KEY_BACKSPACE: ch = 'x'; break;
@@ -824,6 +841,7 @@ static int key(struct ui *u, int is_key, wint_t ch)
 	case '\t':
 		u->sel = u->sel + 1 >= (int)u->work->n_objects ? -1 : u->sel + 1;
 		u->handle = 0;
+		focus_box_questions(u);
 		if (u->sel >= 0)
 			say(u, "box %d selected: arrows move it, m picks a corner, x deletes",
 			    u->sel + 1);
@@ -833,6 +851,7 @@ static int key(struct ui *u, int is_key, wint_t ch)
 			u->drawing = 0;
 		else
 			u->sel = -1;
+		focus_box_questions(u);
 		break;
 	case 'm':
 		if (u->sel >= 0) {
@@ -857,6 +876,7 @@ static int key(struct ui *u, int is_key, wint_t ch)
 			u->work->n_objects--;
 			say(u, "box %d deleted", u->sel + 1);
 			u->sel = -1;
+			focus_box_questions(u);
 		}
 		break;
 	case '+':
@@ -902,7 +922,14 @@ static int key(struct ui *u, int is_key, wint_t ch)
 		if (nq > 0)
 			u->qfocus = ch == '[' ? (u->qfocus + nq - 1) % nq : (u->qfocus + 1) % nq;
 		break;
-	case 't': answer_digit(u, 1); break; /* on a text question; others take digits */
+	case 't':
+		nq = ui_focus_list(u, idx);
+		if (nq > 0 && u->qfocus < nq &&
+		    u->cfg->questions[idx[u->qfocus]].type == FUNDUS_QUESTION_TEXT)
+			answer_digit(u, 1);
+		else
+			say(u, "t types the answer to a free-text question; [ ] choose one");
+		break;
 	case '?': u->help = 1; break;
 	case 12: /* Ctrl-L */
 		clearok(curscr, TRUE);
