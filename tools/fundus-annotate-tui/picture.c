@@ -119,9 +119,12 @@ int picture_prepare(struct picture *p, const struct view *v)
 
 	if (p->path == NULL)
 		return -1;
-	/* A power of two at most half a screen pixel, so each screen pixel averages a few. */
-	while (f < 8 && 4.0 * f <= v->s)
-		f *= 2;
+	/*
+	 * The coarsest reduction (1, 2, 4, 8) whose pixels are at most half a
+	 * screen pixel, so that each screen pixel averages a few of them.
+	 */
+	f = fundus_image_fit_scale(p->iw, p->ih,
+				   (int)ceil(2.0 * (p->iw > p->ih ? p->iw : p->ih) / v->s));
 	x0 = (int)floor(fmax(v->vx, 0));
 	y0 = (int)floor(fmax(v->vy, 0));
 	x1 = (int)ceil(fmin(v->vx + v->pw * v->s, p->iw));

@@ -986,20 +986,23 @@ static int overlays(const struct ui *u, struct overlay_box *ov, int max)
 static void render(struct ui *u)
 {
 	struct overlay_box ov[256];
-	int n = 0;
+	int n = 0, paint;
 
 	draw_screen(u);
 	if (u->have_img && !u->help && u->pic.path) {
 		if (picture_prepare(&u->pic, &u->view) < 0)
 			say(u, "cannot show the image: %s", u->pic.err);
 	}
-	if (u->have_img && !u->help)
+	/* Without pixels the screen says why instead (draw_screen); s skips the image. */
+	paint = u->have_img && !u->help && u->pic.path != NULL;
+
+	if (paint)
 		n = overlays(u, ov, 256);
-	if (u->mode == COLOUR_ASCII && u->have_img && !u->help)
+	if (paint && u->mode == COLOUR_ASCII)
 		picture_paint(&u->pic, &u->view, u->mode, ov, n, u->cx, u->cy);
 	wnoutrefresh(stdscr);
 	doupdate();
-	if (u->mode != COLOUR_ASCII && u->have_img && !u->help)
+	if (paint && u->mode != COLOUR_ASCII)
 		picture_paint(&u->pic, &u->view, u->mode, ov, n, u->cx, u->cy);
 }
 
