@@ -18,5 +18,6 @@
 #include "fundus/record.h"
 #include "fundus/rng.h"
 #include "fundus/synth.h"
+#include "fundus/workspace.h"
 
 #endif
