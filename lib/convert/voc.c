@@ -334,15 +334,12 @@ static int keep_child(cJSON **extra, const struct xnode *c)
 	if (prev) {
 		/* A repeated element: gather the values in an array (element values never are). */
 		if (!cJSON_IsArray(prev)) {
-			cJSON *arr = cJSON_CreateArray();
+			/* In the place of the first one, so the order of the members stays. */
+			cJSON *arr = cJSON_CreateArray(), *first = cJSON_Duplicate(prev, 1);
 
-			if (arr == NULL) {
-				cJSON_Delete(v);
-				return FUNDUS_ENOMEM;
-			}
-			cJSON_DetachItemViaPointer(*extra, prev);
-			cJSON_AddItemToArray(arr, prev);
-			if (!cJSON_AddItemToObject(*extra, c->name, arr)) {
+			if (arr == NULL || first == NULL || !cJSON_AddItemToArray(arr, first) ||
+			    !cJSON_ReplaceItemInObjectCaseSensitive(*extra, c->name, arr)) {
+				cJSON_Delete(first);
 				cJSON_Delete(arr);
 				cJSON_Delete(v);
 				return FUNDUS_ENOMEM;
@@ -1017,7 +1014,10 @@ int fundus_convert_format_voc(const struct fundus_record *r, const struct fundus
 
 		c = voc ? voc->child : NULL;
 		for (;; c = c->next) {
-			if (rc == 0 && !name_done && (folder == NULL || c == NULL || c == folder->next)) {
+			/* Before any other <filename> kept: the first one names the image. */
+			if (rc == 0 && !name_done &&
+			    (folder == NULL || c == NULL || c == folder->next ||
+			     strcmp(c->string, "filename") == 0)) {
 				name_done = 1;
 				if (r->image)
 					rc = put_filename(&b, r, o, rep);

@@ -24,7 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fundus_convert_set_new(&a) < 0)
 		return 0;
 	if (fundus_convert_parse_coco((const char *)data, size, &o, a, &rep, &labels) == 0) {
-		int results = size > 0 && data[0] == '[';
+		size_t k = 0;
+		int results;
+
+		while (k < size && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r' ||
+				    data[k] == '\n'))
+			k++;
+		results = k < size && data[k] == '[';
 
 		o.labels = labels;
 		if (fundus_convert_format_coco(a, &o, results, &text, &len, &rep) < 0)
