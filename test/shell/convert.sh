@@ -153,6 +153,10 @@ cp parts/train.jsonl train1
 run fundus-convert split --ratio 0.8,0.2 --seed 3 -o parts s.jsonl
 checks=$((checks + 1))
 cmp -s train1 parts/train.jsonl || fail "split: the same seed gave another split"
+run fundus-convert --seed 3 --ratio 0.8,0.2 -o parts2 split s.jsonl
+expect_status 0 "split after its options"
+checks=$((checks + 1))
+cmp -s train1 parts2/train.jsonl || fail "split after its options: another split"
 run fundus-convert split -o parts s.jsonl
 expect_status 2 "split without --ratio"
 run fundus-convert split --count 3,2 --seed 1 -o few s.jsonl

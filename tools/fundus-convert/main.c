@@ -502,6 +502,12 @@ int main(int argc, char **argv)
 		argc--;
 	}
 	first = parse_options(&c, argc, argv);
+	/* The command may also follow options: getopt moves it among the operands. */
+	if (c.cmd == CMD_CONVERT && first < argc &&
+	    (strcmp(argv[first], "split") == 0 || strcmp(argv[first], "stats") == 0)) {
+		c.cmd = argv[first][1] == 'p' ? CMD_SPLIT : CMD_STATS;
+		first++;
+	}
 	if (first == argc)
 		tool_usage_error("no input files (use - for standard input)");
 	if (c.cmd == CMD_SPLIT && c.n_parts == 0)
