@@ -57,6 +57,17 @@ int fundus__dicom_meta(const struct fundus__dicom *d, int phi, struct cJSON *met
 /* Frees everything; NULL is fine. */
 void fundus__dicom_close(struct fundus__dicom *d);
 
+/*
+ * The DICOM codec runs GDCM in child processes (dicom_codec.c). A program
+ * that opens DICOM files from several threads calls this first, while it
+ * has a single thread: it starts a helper process that forks those
+ * children, since a fork from a threaded process may inherit a lock held
+ * by another thread forever. Counted: each start needs a stop, which ends
+ * the helper after the last. Returns 0 or FUNDUS_EIO.
+ */
+int fundus__dicom_helper_start(void);
+void fundus__dicom_helper_stop(void);
+
 #ifdef __cplusplus
 }
 #endif

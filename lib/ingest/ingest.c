@@ -22,6 +22,7 @@
 #include "fundus/file.h"
 #include "fundus/pool.h"
 #include "image/codec.h"
+#include "image/dicom.h"
 #include "internal.h"
 
 #define WINDOW 64
@@ -357,7 +358,7 @@ static void ingest_file(struct run *run, struct item *it)
 	fundus_error_clear();
 	rc = fundus_image_open(&src, it->path, &run->o->limits);
 	if (rc == FUNDUS_EUNSUPPORTED) {
-		uint8_t head[64];
+		uint8_t head[256];
 		ssize_t n = -1;
 		int fd = open(it->path, O_RDONLY | O_CLOEXEC);
 		const char *what;
@@ -370,7 +371,8 @@ static void ingest_file(struct run *run, struct item *it)
 		if (what) {
 			fundus_error_set(FUNDUS_EUNSUPPORTED, "encrypted: %s; decrypt it first",
 					 what);
-		} else if (!it->named) {
+		} else if (!it->named && n > 0 && fundus_image_probe(head, (size_t)n) == NULL) {
+			/* Not an image format at all; a DICOM without pixels is a failure. */
 			it->skip = 1;
 			it->msg = fundus_strdup("not an image");
 			return;
@@ -537,7 +539,7 @@ int fundus_ingest_run(const struct fundus_ingest_options *o, const char *const *
 	struct fundus_ingest_stats stats;
 	pthread_t *tids = NULL;
 	struct stat st;
-	int rc, nworkers, started = 0;
+	int rc, nworkers, started = 0, helper = 0;
 
 	memset(&run, 0, sizeof run);
 	memset(&stats, 0, sizeof stats);
@@ -566,6 +568,11 @@ int fundus_ingest_run(const struct fundus_ingest_options *o, const char *const *
 	}
 	if (rc < 0)
 		goto out;
+	/* Before any thread: DICOM decodes fork from a single-threaded helper. */
+	rc = fundus__dicom_helper_start();
+	if (rc < 0)
+		goto out;
+	helper = 1;
 	/*
 	 * Workers do the work; this thread reports, which is mostly waiting,
 	 * so it does not count as a core.
@@ -593,6 +600,8 @@ int fundus_ingest_run(const struct fundus_ingest_options *o, const char *const *
 	for (int i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 out:
+	if (helper)
+		fundus__dicom_helper_stop();
 	fundus_free(tids);
 	for (size_t i = 0; i < run.n; i++) {
 		clear_item(&run.items[i]);

@@ -423,7 +423,8 @@ TEST(multi_frame_gives_one_record_per_frame)
 
 TEST(damaged_dicom_named)
 {
-	const char *in[] = {iu_path("cut.dcm"), iu_path("nopix.dcm"), iu_path("rgb.dcm")};
+	const char *in[] = {iu_path("cut.dcm"), iu_path("nopix.dcm"), iu_path("spp5.dcm"),
+			    iu_path("rgb.dcm")};
 	struct iu_result res;
 	FILE *f;
 	uint8_t buf[65536];
@@ -439,11 +440,15 @@ TEST(damaged_dicom_named)
 	/* A DICOM object without pixel data: drop it. */
 	CHECK_OK(
 	    sh("cp %s %s && dcmodify -nb -e '(7fe0,0010)' %s", iu_path("rgb.dcm"), in[1], in[1]));
-	iu_ingest(&res, iu_path("ds_bad"), in, 3, NULL);
+	/* Five samples per pixel: GDCM asserts (and aborts) on it, in its own process. */
+	CHECK_OK(sh("cp %s %s && dcmodify -nb -m SamplesPerPixel=5 %s", iu_path("rgb.dcm"), in[2],
+		    in[2]));
+	iu_ingest(&res, iu_path("ds_bad"), in, 4, NULL);
 	CHECK_OK(res.rc);
 	CHECK_INT_EQ(res.nrecs, 1);
-	CHECK_INT_EQ(res.nfailed, 2);
-	if (res.nfailed == 2) {
+	CHECK_INT_EQ(res.nfailed, 3);
+	if (res.nfailed == 3) {
+		CHECK_STR_CONTAINS(res.failed[2], "spp5.dcm: damaged DICOM object");
 		CHECK_STR_CONTAINS(res.failed[0], "cut.dcm: ");
 		CHECK_STR_CONTAINS(res.failed[0], "truncated");
 		CHECK_STR_CONTAINS(res.failed[1], "nopix.dcm: ");
