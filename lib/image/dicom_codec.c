@@ -5,14 +5,16 @@
  * GDCM as Debian builds it keeps its assertions, and a damaged file can
  * make one fire, which would abort the whole program (a fuzzer finds such
  * files in minutes). So GDCM never runs in the caller's process: header()
- * forks a child that parses the object, decodes every frame (GDCM decodes
- * an object whole) and sends the header, the metadata and the pixels back
- * through a pipe, then ends with _exit(). A child that dies is a damaged
- * file like any other. The pixels of all frames together are checked
- * against max_pixels before the child decodes them; an object over the
- * limit still opens, and its reads fail with FUNDUS_ELIMIT. A truncated
- * file, the commonest damage, is refused before any fork by a walk of its
- * elements.
+ * has a child process parse the object, decode every frame (GDCM decodes
+ * an object whole) and send the header, the metadata and the pixels back
+ * through a pipe; the child then ends at once (no atexit handlers). A
+ * child that dies is a damaged file like any other. The child is forked by
+ * a single-threaded helper process when one runs (fundus_ingest_run()
+ * starts it before its threads), else by the calling thread. The pixels of
+ * all frames together are checked against max_pixels before the child
+ * decodes them; an object over the limit still opens, and its reads fail
+ * with FUNDUS_ELIMIT. A truncated file, the commonest damage, is refused
+ * before any fork by a walk of its elements.
  */
 #include <errno.h>
 #include <fcntl.h>
