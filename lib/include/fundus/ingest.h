@@ -31,6 +31,10 @@
  * (flock), each in one synced write, after re-reading what the others
  * appended; so the index never holds a record twice or a record whose image
  * is missing.
+ *
+ * fundus_ingest_run() starts a small helper process before its threads:
+ * DICOM objects are decoded by GDCM in child processes that it forks (see
+ * lib/image/dicom_codec.c), so that a damaged object cannot abort the caller.
  */
 #ifndef FUNDUS_INGEST_H
 #define FUNDUS_INGEST_H
