@@ -170,7 +170,8 @@ struct plan {
 	int fused;         /* forward: column tiles im2col'd per worker */
 	size_t nt, ntiles; /* forward tile width and count (fused) */
 	int nmb, ntb;      /* forward grid of filter blocks x column blocks (not fused) */
-	int chunks;        /* backward: column chunks with partial dW (few channels), or 0 */
+	int chunks;        /* backward: column chunks with partial dW, or 0 */
+	int chunk_dx;      /* the chunks, cut at whole images, also make dX */
 	int ncb;           /* backward: input channel blocks per group */
 	size_t bnt;        /* backward tile width */
 	int dwt;           /* backward: dW made transposed (faster for few filters), in scratch */
@@ -230,9 +231,17 @@ static void make_plan(const struct fundus_nn_ctx *ctx, const struct geom *g, str
 	want = nw > 1 ? 2 * (size_t)nw : 1;
 	if (blas)
 		want = 1;
-	if (g->G * g->Cg < (int)want && nw > 1 && !g->pointwise) {
-		/* Too few input channels to share out: chunks of columns. */
+	/*
+	 * Chunks of columns, each with its own partial dW, when there are too
+	 * few input channels to share out, or when the gradient of the output
+	 * is large next to dW: channel blocks would each read all of it, a
+	 * chunk reads its part once. Chunks cut at whole images also make dX
+	 * (col2im never crosses an image).
+	 */
+	if (nw > 1 && !blas && !g->pointwise &&
+	    (g->G * g->Cg < (int)want || (size_t)g->G * (size_t)g->K * 4 * (size_t)nw <= g->N)) {
 		pl->chunks = nw;
+		pl->chunk_dx = g->B >= nw;
 		if (fundus_size_mul3(&rows, (size_t)pl->chunks, (size_t)g->M, (size_t)g->K) == 0 &&
 		    rows > pl->shared)
 			pl->shared = rows;
@@ -858,16 +867,27 @@ static void bwd_chunks(void *arg, size_t b, size_t e, int worker)
 	const struct job *j = arg;
 	const struct geom *g = &j->g;
 	float *buf = j->ctx->wscratch[worker];
+	size_t hwo = (size_t)g->Ho * (size_t)g->Wo;
 
 	for (size_t t = b; t < e; t++) {
 		size_t q0 = g->N * t / (size_t)j->pl.chunks,
 		       q1 = g->N * (t + 1) / (size_t)j->pl.chunks;
 		float *part = j->ctx->work + t * (size_t)g->M * (size_t)g->K;
 
+		if (j->pl.chunk_dx) {
+			/* Whole images, so that dX of one chunk meets no other's. */
+			q0 = (size_t)g->B * t / (size_t)j->pl.chunks * hwo;
+			q1 = (size_t)g->B * (t + 1) / (size_t)j->pl.chunks * hwo;
+		}
 		memset(part, 0, (size_t)g->M * (size_t)g->K * sizeof *part);
 		for (int gi = 0; gi < g->G; gi++) {
 			const float *x = j->x + (size_t)gi * (size_t)g->Cg * g->Nin;
 			const float *dz = j->dz + (size_t)gi * (size_t)g->Mg * g->N;
+			const float *w = j->w + (size_t)gi * (size_t)g->Mg * (size_t)g->K;
+			float *pg = part + (size_t)gi * (size_t)g->Mg * (size_t)g->K;
+			float *dx = j->pl.chunk_dx && j->dx
+					? j->dx + (size_t)gi * (size_t)g->Cg * g->Nin
+					: NULL;
 
 			for (size_t p0 = q0; p0 < q1; p0 += j->pl.bnt) {
 				size_t p1 = p0 + j->pl.bnt < q1 ? p0 + j->pl.bnt : q1, n = p1 - p0;
@@ -875,15 +895,15 @@ static void bwd_chunks(void *arg, size_t b, size_t e, int worker)
 				im2col(g, x, 0, g->Cg, p0, p1, buf, n);
 				if (j->pl.dwt)
 					fundus__sgemm(0, 1, g->K, g->Mg, (int)n, 1.0f, buf, (int)n,
-						      dz + p0, (int)g->N, 1.0f,
-						      part +
-							  (size_t)gi * (size_t)g->Mg * (size_t)g->K,
-						      g->Mg);
+						      dz + p0, (int)g->N, 1.0f, pg, g->Mg);
 				else
-					fundus__sgemm(
-					    0, 1, g->Mg, g->K, (int)n, 1.0f, dz + p0, (int)g->N,
-					    buf, (int)n, 1.0f,
-					    part + (size_t)gi * (size_t)g->Mg * (size_t)g->K, g->K);
+					fundus__sgemm(0, 1, g->Mg, g->K, (int)n, 1.0f, dz + p0,
+						      (int)g->N, buf, (int)n, 1.0f, pg, g->K);
+				if (dx) {
+					fundus__sgemm(1, 0, g->K, (int)n, g->Mg, 1.0f, w, g->K,
+						      dz + p0, (int)g->N, 0.0f, buf, (int)n);
+					col2im(g, dx, 0, g->Cg, p0, p1, buf, n);
+				}
 			}
 		}
 	}
@@ -987,7 +1007,7 @@ static void conv_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer 
 	if (j.pl.chunks) {
 		fundus__parallel(ctx, (size_t)j.pl.chunks, bwd_chunks, &j);
 		fundus__parallel(ctx, (size_t)j.g.M * (size_t)j.g.K, bwd_reduce, &j);
-		if (j.dx == NULL)
+		if (j.dx == NULL || j.pl.chunk_dx)
 			return;
 		j.want_dw = 0;
 	} else {
