@@ -806,8 +806,16 @@ static int write_image(struct fundus__jbuf *b, const struct fundus_record *r, in
 
 		if (strcmp(c->string, "coco_id") == 0)
 			continue;
-		for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-			clash |= strcmp(k, reserved[i]) == 0;
+		if (k == c->string) {
+			/* Named like a member of the image entry: it would read back as that. */
+			for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+				clash |= strcmp(k, reserved[i]) == 0;
+		} else {
+			/* An escaped name goes back to its own, unless that member is written. */
+			clash = (strcmp(k, "source") == 0 && r->source) ||
+				(strcmp(k, "meta") == 0 && r->meta) ||
+				(strcmp(k, "answers") == 0 && r->answers);
+		}
 		if (clash) {
 			fundus__cv_loss(rep, c->string, "records", 1);
 			continue;
@@ -869,8 +877,14 @@ static int write_annotation(struct fundus__jbuf *b, const struct fundus_object *
 		if (strcmp(k, "category_id") == 0 || (!results && strcmp(k, "id") == 0))
 			continue;
 		k = coco_name(k, 1);
-		for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-			clash |= strcmp(k, reserved[i]) == 0;
+		if (k == c->string) {
+			for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+				clash |= strcmp(k, reserved[i]) == 0;
+		} else {
+			/* "coco_score" and the like: back to their names unless those are written. */
+			clash = (strcmp(k, "score") == 0 && !isnan(ob->score)) ||
+				(strcmp(k, "by") == 0 && ob->by);
+		}
 		if (clash || (!results && strcmp(k, "id") == 0)) {
 			fundus__cv_loss(rep, c->string, "objects", 1);
 			continue;
