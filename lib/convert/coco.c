@@ -535,6 +535,12 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 				    i);
 				break;
 			}
+			if (cJSON_GetObjectItemCaseSensitive(c, "id") &&
+			    !get_int(cJSON_GetObjectItemCaseSensitive(c, "id"), &aid)) {
+				rc = fundus_error_set(FUNDUS_EFORMAT,
+						      "annotations[%zu].id: expected an integer", i);
+				break;
+			}
 			if (get_int(cJSON_GetObjectItemCaseSensitive(c, "id"), &aid)) {
 				rc = fundus__cv_index_put_int(&ann_ids, aid, i);
 				if (rc == 0)
