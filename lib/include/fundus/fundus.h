@@ -13,10 +13,12 @@
 #include "fundus/eval.h"
 #include "fundus/file.h"
 #include "fundus/image.h"
+#include "fundus/ingest.h"
 #include "fundus/nn.h"
 #include "fundus/pool.h"
 #include "fundus/record.h"
 #include "fundus/rng.h"
+#include "fundus/sha256.h"
 #include "fundus/synth.h"
 #include "fundus/workspace.h"
 
