@@ -62,13 +62,20 @@ static int escaped_name(const char *k, int object)
 	return reserved_name(k + 5, object) || escaped_name(k + 5, object);
 }
 
-/* The record (object) name of a COCO member. */
-static void member_name(const char *key, int object, char *buf, size_t size)
+/* The record (object) name of a COCO member, as a new string (NULL: out of memory). */
+static char *member_name(const char *key, int object)
 {
-	if (reserved_name(key, object) || escaped_name(key, object))
-		snprintf(buf, size, "coco_%s", key);
-	else
-		snprintf(buf, size, "%s", key);
+	size_t n = strlen(key);
+	char *s;
+
+	if (!reserved_name(key, object) && !escaped_name(key, object))
+		return fundus_strdup(key);
+	s = fundus_malloc(n + 6);
+	if (s) {
+		memcpy(s, "coco_", 5);
+		memcpy(s + 5, key, n + 1);
+	}
+	return s;
 }
 
 /* The COCO name of a record (object) member: the inverse of member_name(). */
@@ -93,7 +100,7 @@ static int read_image(cJSON *img, size_t i, const struct fundus_convert_options 
 		return rc;
 	for (c = img->child; c; c = next) {
 		const char *k = c->string;
-		char name[300];
+		char *name;
 
 		next = c->next;
 		if (strcmp(k, "id") == 0)
@@ -140,8 +147,13 @@ static int read_image(cJSON *img, size_t i, const struct fundus_convert_options 
 			*dst = cJSON_DetachItemViaPointer(img, c);
 			continue;
 		}
-		member_name(k, 0, name, sizeof name);
-		if ((rc = put_extra(&r->extra, name, cJSON_DetachItemViaPointer(img, c))) < 0)
+		if ((name = member_name(k, 0)) == NULL) {
+			rc = FUNDUS_ENOMEM;
+			break;
+		}
+		rc = put_extra(&r->extra, name, cJSON_DetachItemViaPointer(img, c));
+		fundus_free(name);
+		if (rc < 0)
 			break;
 	}
 	if (rc < 0) {
@@ -242,10 +254,12 @@ static int read_annotation(cJSON *a, const char *where, size_t i, const char *la
 		if (strcmp(k, "segmentation") == 0 && empty_array(c))
 			continue;
 		{
-			char name[300];
+			char *name = member_name(k, 1);
 
-			member_name(k, 1, name, sizeof name);
+			if (name == NULL)
+				return FUNDUS_ENOMEM;
 			rc = put_extra(&o->extra, name, cJSON_DetachItemViaPointer(a, c));
+			fundus_free(name);
 		}
 		if (rc < 0)
 			return rc;

@@ -247,6 +247,19 @@ static int xerror(const struct xnode *n, const char *fmt, ...)
 	return fundus_error_set(FUNDUS_EFORMAT, "line %lu, column %lu: %s", n->line, n->col, msg);
 }
 
+/* "@" + an attribute's name, as a new string (NULL: out of memory). */
+static char *at_name(const char *name)
+{
+	size_t n = strlen(name);
+	char *s = fundus_malloc(n + 2);
+
+	if (s) {
+		s[0] = '@';
+		memcpy(s + 1, name, n + 1);
+	}
+	return s;
+}
+
 /* An element as JSON: a string, or an object of attributes, children and text. */
 static cJSON *to_json(const struct xnode *n)
 {
@@ -265,10 +278,11 @@ static cJSON *to_json(const struct xnode *n)
 	if (o == NULL)
 		return NULL;
 	for (size_t i = 0; n->attr && n->attr[i]; i += 2) {
-		char key[300];
+		char *key = at_name(n->attr[i]);
+		int ok = key && cJSON_AddStringToObject(o, key, n->attr[i + 1]);
 
-		snprintf(key, sizeof key, "@%s", n->attr[i]);
-		if (!cJSON_AddStringToObject(o, key, n->attr[i + 1]))
+		fundus_free(key);
+		if (!ok)
 			goto fail;
 	}
 	/* Children grouped by name in order of first appearance; repeats make arrays. */
@@ -526,10 +540,12 @@ int fundus_convert_parse_voc(const char *text, size_t len, const struct fundus_c
 	if ((rc = fundus_record_new(&r)) < 0)
 		goto out;
 	for (size_t i = 0; root->attr && root->attr[i]; i += 2) {
-		char key[300];
+		char *key = at_name(root->attr[i]);
 
-		snprintf(key, sizeof key, "@%s", root->attr[i]);
-		if ((rc = fundus__cv_extra_add(&voc, key, cJSON_CreateString(root->attr[i + 1]))) < 0)
+		rc = key ? fundus__cv_extra_add(&voc, key, cJSON_CreateString(root->attr[i + 1]))
+			 : FUNDUS_ENOMEM;
+		fundus_free(key);
+		if (rc < 0)
 			goto out;
 	}
 	for (const struct xnode *c = root->child; c; c = c->next) {
