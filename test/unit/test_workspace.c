@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +82,20 @@ static const char *make_images(const char *file, int n)
 static int write_text(const char *path, const char *text)
 {
 	return tu_write_file(path, text, strlen(text));
+}
+
+/* Copies a file; 0 or -1. */
+static int copy_file(const char *from, const char *to)
+{
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	if (fundus_file_read(from, 1 << 20, &data, &len) < 0)
+		return -1;
+	rc = tu_write_file(to, data, len);
+	fundus_free(data);
+	return rc;
 }
 
 /* A work record: boxes [x0,y0,x1,y1] of label optic_disc and answers JSON text. */
@@ -950,7 +965,7 @@ TEST(allocation_failures)
 	/* Config parse and export under every failing allocation: errors, no leaks, no crash. */
 	const char *dir = make_ws("ws_oom", 1, FUNDUS_ORDER_SEQUENTIAL);
 	struct fundus_workspace *ws;
-	char *text = NULL;
+	char *text = NULL, images[4200];
 	long n;
 
 	CHECK(dir != NULL);
@@ -991,6 +1006,47 @@ TEST(allocation_failures)
 		free(buf);
 		cJSON_Delete(rep);
 		fundus_workspace_close(w2);
+		if (rc == 0)
+			break;
+		CHECK_INT_EQ(rc, FUNDUS_ENOMEM);
+	}
+	CHECK_INT_GT(n, 10);
+	snprintf(images, sizeof images, "%s/images.jsonl", dir);
+	/*
+	 * A whole session: open, claim, save, close, each time in a fresh
+	 * workspace (every claim made on the way grows claims.jsonl, and so
+	 * the allocations the next run needs).
+	 */
+	for (n = 0; n < 100000; n++) {
+		char name[64];
+		const char *fresh;
+		struct fundus_workspace *w2 = NULL;
+		struct fundus_session *s = NULL;
+		struct fundus_record *w =
+		    work((const double[]){1, 2, 3, 4}, 1, "{\"gradable\":{\"value\":\"no\"}}");
+		size_t i;
+		int rc, found;
+
+		/* A copy of the workspace's two files, without the syncs of a real one. */
+		snprintf(name, sizeof name, "ws_oom_%ld", n);
+		fresh = tu_path(name);
+		CHECK(mkdir(fresh, 0777) == 0);
+		snprintf(name, sizeof name, "ws_oom_%ld/workspace.json", n);
+		CHECK(write_text(tu_path(name), text) == 0);
+		snprintf(name, sizeof name, "ws_oom_%ld/images.jsonl", n);
+		CHECK(copy_file(images, tu_path(name)) == 0);
+		fundus_alloc_fail_after(n);
+		rc = fundus_workspace_open(&w2, fresh);
+		if (rc == 0)
+			rc = fundus_session_open(&s, w2, "carol");
+		if (rc == 0)
+			rc = fundus_session_claim_next(s, &i, &found);
+		if (rc == 0)
+			rc = fundus_session_save(s, 1, w, FUNDUS_ENTRY_DONE, 0, 1);
+		fundus_alloc_fail_after(-1);
+		fundus_session_close(s);
+		fundus_workspace_close(w2);
+		fundus_record_free(w);
 		if (rc == 0)
 			break;
 		CHECK_INT_EQ(rc, FUNDUS_ENOMEM);
