@@ -39,8 +39,9 @@ int main(int argc, char **argv)
 			out = argv[++i];
 	}
 	if (i + 1 >= argc || runs < 1 || runs > 64) {
-		fprintf(stderr,
-			"usage: bench_convert [-n RUNS] [-l LABEL] [-o FILE] -- COMMAND [ARG]...\n");
+		fprintf(
+		    stderr,
+		    "usage: bench_convert [-n RUNS] [-l LABEL] [-o FILE] -- COMMAND [ARG]...\n");
 		return 2;
 	}
 	for (int r = 0; r < runs; r++) {

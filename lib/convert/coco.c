@@ -107,8 +107,8 @@ static int read_image(cJSON *img, size_t i, const struct fundus_convert_options 
 			continue;
 		if (strcmp(k, "file_name") == 0) {
 			if (!cJSON_IsString(c)) {
-				rc = fundus_error_set(FUNDUS_EFORMAT,
-						      "images[%zu].file_name: expected a string", i);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT, "images[%zu].file_name: expected a string", i);
 				break;
 			}
 			if ((r->image = fundus__cv_join(o->image_dir, c->valuestring)) == NULL) {
@@ -123,10 +123,11 @@ static int read_image(cJSON *img, size_t i, const struct fundus_convert_options 
 			if (cJSON_IsNull(c))
 				continue;
 			if (!get_int(c, &v) || v < 0 || v > INT32_MAX) {
-				rc = fundus_error_set(FUNDUS_EFORMAT,
-						      "images[%zu].%s: expected a whole number from 0 "
-						      "to 2147483647",
-						      i, k);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT,
+				    "images[%zu].%s: expected a whole number from 0 "
+				    "to 2147483647",
+				    i, k);
 				break;
 			}
 			*(k[0] == 'w' ? &r->width : &r->height) = v;
@@ -142,7 +143,9 @@ static int read_image(cJSON *img, size_t i, const struct fundus_convert_options 
 		if ((strcmp(k, "source") == 0 || strcmp(k, "meta") == 0 ||
 		     strcmp(k, "answers") == 0) &&
 		    cJSON_IsObject(c)) {
-			cJSON **dst = k[0] == 's' ? &r->source : k[0] == 'm' ? &r->meta : &r->answers;
+			cJSON **dst = k[0] == 's'   ? &r->source
+				      : k[0] == 'm' ? &r->meta
+						    : &r->answers;
 
 			*dst = cJSON_DetachItemViaPointer(img, c);
 			continue;
@@ -174,18 +177,18 @@ static int read_bbox(const cJSON *bb, const char *where, size_t i, double v[4])
 	int k = 0;
 
 	if (!cJSON_IsArray(bb))
-		return fundus_error_set(FUNDUS_EFORMAT, "%s[%zu].bbox: expected [x, y, w, h]", where,
-					i);
+		return fundus_error_set(FUNDUS_EFORMAT, "%s[%zu].bbox: expected [x, y, w, h]",
+					where, i);
 	for (c = bb->child; c; c = c->next) {
 		if (k == 4 || !cJSON_IsNumber(c))
 			return fundus_error_set(FUNDUS_EFORMAT,
-						"%s[%zu].bbox: expected 4 numbers [x, y, w, h]", where,
-						i);
+						"%s[%zu].bbox: expected 4 numbers [x, y, w, h]",
+						where, i);
 		v[k++] = c->valuedouble;
 	}
 	if (k != 4)
-		return fundus_error_set(FUNDUS_EFORMAT, "%s[%zu].bbox: expected 4 numbers [x, y, w, h]",
-					where, i);
+		return fundus_error_set(FUNDUS_EFORMAT,
+					"%s[%zu].bbox: expected 4 numbers [x, y, w, h]", where, i);
 	for (k = 0; k < 4; k++)
 		if (!(fabs(v[k]) < FUNDUS__CV_MAX_COORD))
 			return fundus_error_set(FUNDUS_EFORMAT,
@@ -229,7 +232,8 @@ static int read_annotation(cJSON *a, const char *where, size_t i, const char *la
 	/* The ids first, in this order, wherever the file has them: as a writer puts them. */
 	for (int k = 0; k < 2; k++) {
 		c = cJSON_GetObjectItemCaseSensitive(a, k ? "category_id" : "id");
-		if (c && (rc = put_extra(&o->extra, c->string, cJSON_DetachItemViaPointer(a, c))) < 0)
+		if (c &&
+		    (rc = put_extra(&o->extra, c->string, cJSON_DetachItemViaPointer(a, c))) < 0)
 			return rc;
 	}
 	for (c = a->child; c; c = next) {
@@ -304,7 +308,8 @@ static int drop_default_ids(struct fundus_convert_set *set, size_t first, int64_
 			const struct fundus_object *ob = &view.rec[i]->objects[j];
 			const cJSON *id = fundus__cv_extra_get(ob->extra, "id");
 			const cJSON *cat = fundus__cv_extra_get(ob->extra, "category_id");
-			const struct fundus_convert_label *d = fundus_convert_labels_find(def, ob->label);
+			const struct fundus_convert_label *d =
+			    fundus_convert_labels_find(def, ob->label);
 
 			if (!cJSON_IsNumber(id) || id->valuedouble != (double)++k)
 				anns = 0;
@@ -422,8 +427,8 @@ static int read_results(cJSON *root, const struct fundus_convert_options *o,
 				break;
 			/* Name the image from the known images, by COCO id. */
 			for (size_t k = 0; o->images && k < o->images->n; k++) {
-				const cJSON *id = fundus__cv_extra_get(o->images->rec[k]->extra,
-								       "coco_id");
+				const cJSON *id =
+				    fundus__cv_extra_get(o->images->rec[k]->extra, "coco_id");
 
 				if (cJSON_IsNumber(id) && id->valuedouble == (double)image_id) {
 					known = o->images->rec[k];
@@ -482,7 +487,8 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		rc = fundus_error_set(FUNDUS_EFORMAT, "not a COCO file: expected an object or a list");
+		rc = fundus_error_set(FUNDUS_EFORMAT,
+				      "not a COCO file: expected an object or a list");
 		goto out;
 	}
 	images = cJSON_GetObjectItemCaseSensitive(root, "images");
@@ -506,15 +512,15 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 
 		if ((rc = read_image(c, i, o, &r, &id)) < 0)
 			goto out;
-		if ((rc = fundus__cv_extra_add(&r->extra, "coco_id", cJSON_CreateNumber((double)id))) <
-			0 ||
+		if ((rc = fundus__cv_extra_add(&r->extra, "coco_id",
+					       cJSON_CreateNumber((double)id))) < 0 ||
 		    (rc = fundus_convert_set_add(set, r)) < 0)
 			goto out;
 		rc = fundus__cv_index_put_int(&ids, id, set->n - 1);
 		if (rc == 0)
 			rc = fundus_error_set(FUNDUS_EFORMAT,
-					      "images[%zu]: the image id %" PRId64 " is used twice", i,
-					      id);
+					      "images[%zu]: the image id %" PRId64 " is used twice",
+					      i, id);
 		if (rc < 0)
 			goto out;
 	}
@@ -531,28 +537,29 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 
 			if (!cJSON_IsObject(c) ||
 			    !get_int(cJSON_GetObjectItemCaseSensitive(c, "image_id"), &image_id)) {
-				rc = fundus_error_set(FUNDUS_EFORMAT,
-						      "annotations[%zu].image_id: expected an integer",
-						      i);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT,
+				    "annotations[%zu].image_id: expected an integer", i);
 				break;
 			}
 			if (!fundus__cv_index_get_int(&ids, image_id, &at)) {
-				rc = fundus_error_set(FUNDUS_EFORMAT,
-						      "annotations[%zu].image_id: no image has the id "
-						      "%" PRId64,
-						      i, image_id);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT,
+				    "annotations[%zu].image_id: no image has the id "
+				    "%" PRId64,
+				    i, image_id);
 				break;
 			}
 			if (!get_int(cJSON_GetObjectItemCaseSensitive(c, "category_id"), &cat)) {
 				rc = fundus_error_set(
-				    FUNDUS_EFORMAT, "annotations[%zu].category_id: expected an integer",
-				    i);
+				    FUNDUS_EFORMAT,
+				    "annotations[%zu].category_id: expected an integer", i);
 				break;
 			}
 			if (cJSON_GetObjectItemCaseSensitive(c, "id") &&
 			    !get_int(cJSON_GetObjectItemCaseSensitive(c, "id"), &aid)) {
-				rc = fundus_error_set(FUNDUS_EFORMAT,
-						      "annotations[%zu].id: expected an integer", i);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT, "annotations[%zu].id: expected an integer", i);
 				break;
 			}
 			if (get_int(cJSON_GetObjectItemCaseSensitive(c, "id"), &aid)) {
@@ -565,12 +572,14 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 				if (rc < 0)
 					break;
 			}
-			label = category_label(cats, catv != NULL, o, cat, buf, sizeof buf, &from_map);
+			label =
+			    category_label(cats, catv != NULL, o, cat, buf, sizeof buf, &from_map);
 			if (label == NULL) {
-				rc = fundus_error_set(FUNDUS_EFORMAT,
-						      "annotations[%zu].category_id: no category has "
-						      "the id %" PRId64,
-						      i, cat);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT,
+				    "annotations[%zu].category_id: no category has "
+				    "the id %" PRId64,
+				    i, cat);
 				break;
 			}
 			if ((rc = read_annotation(c, "annotations", i, label, set->rec[at])) < 0)
@@ -606,7 +615,8 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 			fundus__cv_loss(rep, "categories without objects", "categories",
 					(int64_t)(cats->n - n_used));
 			for (c = root->child; c; c = c->next)
-				if (strcmp(c->string, "images") && strcmp(c->string, "annotations") &&
+				if (strcmp(c->string, "images") &&
+				    strcmp(c->string, "annotations") &&
 				    strcmp(c->string, "categories"))
 					fundus__cv_loss(rep, c->string, "files", 1);
 			if (rep && rep->n_loss)
@@ -615,7 +625,8 @@ int fundus_convert_parse_coco(const char *text, size_t len, const struct fundus_
 	}
 	if (labels_out) {
 		for (c = root->child; c; c = c->next) {
-			if (strcmp(c->string, "images") == 0 || strcmp(c->string, "annotations") == 0 ||
+			if (strcmp(c->string, "images") == 0 ||
+			    strcmp(c->string, "annotations") == 0 ||
 			    strcmp(c->string, "categories") == 0)
 				continue;
 			if ((rc = fundus__cv_extra_add(&cats->extra, c->string,
@@ -739,13 +750,15 @@ static int plan_ids(struct id_plan *plan, size_t n, const int64_t *stored, const
  */
 static int coco_categories(const struct fundus_convert_set *set,
 			   const struct fundus_convert_options *o,
-			   const struct fundus_convert_labels **out, struct fundus_convert_labels **owned)
+			   const struct fundus_convert_labels **out,
+			   struct fundus_convert_labels **owned)
 {
 	struct fundus_convert_labels *m;
 	int ok = 1, rc;
 
 	*owned = NULL;
-	/* A map without categories (a file that had none) pins nothing; its members still go out. */
+	/* A map without categories (a file that had none) pins nothing; its members still go out.
+	 */
 	if (o->labels && o->labels->n) {
 		for (size_t i = 0; i < set->n; i++)
 			for (size_t j = 0; j < set->rec[i]->n_objects; j++)
@@ -763,7 +776,8 @@ static int coco_categories(const struct fundus_convert_set *set,
 		for (size_t j = 0; j < set->rec[i]->n_objects && ok; j++) {
 			const struct fundus_object *ob = &set->rec[i]->objects[j];
 			const cJSON *cat = fundus__cv_extra_get(ob->extra, "category_id");
-			const struct fundus_convert_label *l = fundus_convert_labels_find(m, ob->label);
+			const struct fundus_convert_label *l =
+			    fundus_convert_labels_find(m, ob->label);
 			int64_t id;
 
 			if (!get_int(cat, &id))
@@ -792,8 +806,8 @@ static int coco_categories(const struct fundus_convert_set *set,
 static int write_image(struct fundus__jbuf *b, const struct fundus_record *r, int64_t id,
 		       const struct fundus_convert_options *o, struct fundus_convert_report *rep)
 {
-	static const char *const reserved[] = {"id",     "file_name", "width",  "height",
-					       "fundus_id", "source", "meta", "answers"};
+	static const char *const reserved[] = {"id",        "file_name", "width", "height",
+					       "fundus_id", "source",    "meta",  "answers"};
 	int64_t w = r->width, h = r->height;
 	char num[32];
 	int rc;
@@ -801,8 +815,8 @@ static int write_image(struct fundus__jbuf *b, const struct fundus_record *r, in
 	fundus__cv_format((double)id, num);
 	if ((rc = fundus__cv_put(b, "{\"id\":")) < 0 || (rc = fundus__cv_put(b, num)) < 0)
 		return rc;
-	if (r->image && (rc = put_str_member(b, "file_name",
-					     fundus__cv_relative(r->image, o->image_dir))) < 0)
+	if (r->image &&
+	    (rc = put_str_member(b, "file_name", fundus__cv_relative(r->image, o->image_dir))) < 0)
 		return rc;
 	if ((w <= 0 || h <= 0) && r->image && o->read_headers &&
 	    fundus__cv_image_size(o, r->image, &w, &h) < 0)
@@ -901,7 +915,8 @@ static int write_annotation(struct fundus__jbuf *b, const struct fundus_object *
 			for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
 				clash |= strcmp(k, reserved[i]) == 0;
 		} else {
-			/* "coco_score" and the like: back to their names unless those are written. */
+			/* "coco_score" and the like: back to their names unless those are written.
+			 */
 			clash = (strcmp(k, "score") == 0 && !isnan(ob->score)) ||
 				(strcmp(k, "by") == 0 && ob->by);
 		}

@@ -202,8 +202,9 @@ static int next_row(const char *text, size_t len, size_t *pos, struct row *r)
 			       !(text[e] == '\r' && (e + 1 == len || text[e + 1] == '\n'))) {
 				if (text[e] == '"') {
 					fundus_free(q.data);
-					return fundus__cv_error_at(text, len, e, FUNDUS_EFORMAT,
-								   "quote inside an unquoted field");
+					return fundus__cv_error_at(
+					    text, len, e, FUNDUS_EFORMAT,
+					    "quote inside an unquoted field");
 				}
 				e++;
 			}
@@ -334,12 +335,12 @@ static int csv_number(const char *text, size_t len, const struct field *f, int m
 	bad = minus_one ? fundus__cv_parse_minus_one(buf, n, out)
 			: fundus__cv_parse_number(buf, n, 0, out);
 	if (bad < 0)
-		return fundus__cv_error_at(text, len, f->at, FUNDUS_EFORMAT, "'%.*s' is not a number",
-					   (int)(n > 40 ? 40 : n), s);
+		return fundus__cv_error_at(text, len, f->at, FUNDUS_EFORMAT,
+					   "'%.*s' is not a number", (int)(n > 40 ? 40 : n), s);
 	if (!(fabs(*out) < FUNDUS__CV_MAX_COORD))
 		return fundus__cv_error_at(text, len, f->at, FUNDUS_EFORMAT,
-					   "%.*s is out of range (beyond 2^31)", (int)(n > 40 ? 40 : n),
-					   s);
+					   "%.*s is out of range (beyond 2^31)",
+					   (int)(n > 40 ? 40 : n), s);
 	return 0;
 }
 
@@ -649,12 +650,8 @@ static int cell(const struct layout *l, size_t i, enum role role, const struct f
 
 	*out = "";
 	switch (role) {
-	case R_IMAGE:
-		*out = r->image ? fundus__cv_relative(r->image, o->image_dir) : "";
-		return 0;
-	case R_LABEL:
-		*out = ob ? ob->label : "";
-		return 0;
+	case R_IMAGE: *out = r->image ? fundus__cv_relative(r->image, o->image_dir) : ""; return 0;
+	case R_LABEL: *out = ob ? ob->label : ""; return 0;
 	case R_WIDTH:
 	case R_HEIGHT:
 		if (r->width > 0 && r->height > 0) {
@@ -674,14 +671,15 @@ static int cell(const struct layout *l, size_t i, enum role role, const struct f
 	case R_YMAX:
 		if (ob == NULL)
 			return 0;
-		x = role == R_XMIN ? ob->bbox.x0
+		x = role == R_XMIN   ? ob->bbox.x0
 		    : role == R_YMIN ? ob->bbox.y0
 		    : role == R_XMAX ? ob->bbox.x1
 				     : ob->bbox.y1;
 		if (l->normalised) {
 			int rc;
 
-			if ((w <= 0 || h <= 0) && (rc = fundus__cv_image_size(o, r->image, &w, &h)) < 0)
+			if ((w <= 0 || h <= 0) &&
+			    (rc = fundus__cv_image_size(o, r->image, &w, &h)) < 0)
 				return rc;
 			x = fundus__cv_ratio(x, (double)(role == R_XMIN || role == R_XMAX ? w : h));
 			fundus__cv_format(x, buf);
@@ -771,12 +769,13 @@ int fundus_convert_format_csv(const struct fundus_convert_set *set,
 		goto out;
 	if (layout_from_header(&head, &l) < 0) {
 		rc = fundus_error_set(FUNDUS_EINVAL,
-				      "CSV columns '%s': name an image column and four box columns", list);
+				      "CSV columns '%s': name an image column and four box columns",
+				      list);
 		goto out;
 	}
 	if (l.col[R_CX] >= 0) {
-		rc = fundus_error_set(FUNDUS_EINVAL, "CSV columns '%s': circles are read, not written",
-				      list);
+		rc = fundus_error_set(FUNDUS_EINVAL,
+				      "CSV columns '%s': circles are read, not written", list);
 		goto out;
 	}
 	if ((rc = keep_names(&l, &head)) < 0)
@@ -807,7 +806,8 @@ int fundus_convert_format_csv(const struct fundus_convert_set *set,
 				char buf[480];
 				const char *v;
 
-				if ((rc = cell(&l, c, roles[c], r, ob, o, buf, sizeof buf, &v)) < 0) {
+				if ((rc = cell(&l, c, roles[c], r, ob, o, buf, sizeof buf, &v)) <
+				    0) {
 					rc = fundus_error_set(rc, "record %zu: %s", i + 1,
 							      fundus__cv_errcopy());
 					break;

@@ -54,13 +54,11 @@ static int merge_record(struct fundus_record *d, struct fundus_record *s)
 	int rc;
 
 	if (d->width && s->width && d->width != s->width)
-		return fundus_error_set(FUNDUS_EFORMAT,
-					"image '%s': width %lld here, %lld there", name,
-					(long long)d->width, (long long)s->width);
+		return fundus_error_set(FUNDUS_EFORMAT, "image '%s': width %lld here, %lld there",
+					name, (long long)d->width, (long long)s->width);
 	if (d->height && s->height && d->height != s->height)
-		return fundus_error_set(FUNDUS_EFORMAT,
-					"image '%s': height %lld here, %lld there", name,
-					(long long)d->height, (long long)s->height);
+		return fundus_error_set(FUNDUS_EFORMAT, "image '%s': height %lld here, %lld there",
+					name, (long long)d->height, (long long)s->height);
 	if (d->width == 0)
 		d->width = s->width, d->height = s->height;
 	if (d->image == NULL) {
@@ -146,8 +144,8 @@ static int in_list(const char *s, const char *const *list, size_t n)
 	return 0;
 }
 
-int64_t fundus_convert_filter(struct fundus_convert_set *set, const char *const *keep, size_t n_keep,
-			      const char *const *drop, size_t n_drop)
+int64_t fundus_convert_filter(struct fundus_convert_set *set, const char *const *keep,
+			      size_t n_keep, const char *const *drop, size_t n_drop)
 {
 	int64_t removed = 0;
 
@@ -161,7 +159,8 @@ int64_t fundus_convert_filter(struct fundus_convert_set *set, const char *const 
 				  (drop && in_list(o->label, drop, n_drop));
 
 			if (out) {
-				/* What the record owns of an object, as fundus_record_free() frees it. */
+				/* What the record owns of an object, as fundus_record_free() frees
+				 * it. */
 				fundus_free(o->label);
 				fundus_free(o->by);
 				cJSON_Delete(o->extra);
@@ -222,7 +221,8 @@ int fundus_convert_split(const struct fundus_convert_set *set, const double *par
 		return fundus_error_set(FUNDUS_EINVAL, "a split has 2 or 3 parts");
 	for (size_t p = 0; p < n_parts; p++) {
 		if (!(parts[p] >= 0) || !isfinite(parts[p]))
-			return fundus_error_set(FUNDUS_EINVAL, "a part must be a number of 0 or more");
+			return fundus_error_set(FUNDUS_EINVAL,
+						"a part must be a number of 0 or more");
 		sum += parts[p];
 	}
 	if (!(sum > 0))

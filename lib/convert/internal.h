@@ -94,7 +94,7 @@ struct fundus__cv_index {
 		int64_t ikey;
 		size_t value;
 		int used;
-	} *slot;
+	} * slot;
 	size_t cap, n;
 };
 void fundus__cv_index_free(struct fundus__cv_index *ix);
@@ -108,7 +108,8 @@ int fundus__cv_index_get_int(const struct fundus__cv_index *ix, int64_t key, siz
 /* Paths. */
 /* The part after the last '/'. Borrowed from path. */
 const char *fundus__cv_basename(const char *path);
-/* dir + "/" + name into a new string (name alone when dir is NULL or empty, or name is absolute). */
+/* dir + "/" + name into a new string (name alone when dir is NULL or empty, or name is absolute).
+ */
 char *fundus__cv_join(const char *dir, const char *name);
 /* path without dir + "/" in front when it starts so; else path. Borrowed. */
 const char *fundus__cv_relative(const char *path, const char *dir);
@@ -139,8 +140,8 @@ int fundus__cv_extra_add(cJSON **extra, const char *key, cJSON *v);
 const cJSON *fundus__cv_extra_get(const cJSON *extra, const char *key);
 
 /* "line L, column C: " prefix from a 0-based byte offset into text. */
-int fundus__cv_error_at(const char *text, size_t len, size_t offset, int code, const char *fmt,
-			...) FUNDUS_PRINTF(5, 6);
+int fundus__cv_error_at(const char *text, size_t len, size_t offset, int code, const char *fmt, ...)
+    FUNDUS_PRINTF(5, 6);
 
 /*
  * Parses JSON text that may span many lines (COCO, label maps) and rewrites
@@ -184,7 +185,8 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 int fundus__cv_write_voc(const char *dir, const struct fundus_convert_set *set,
 			 const struct fundus_convert_options *o, struct fundus_convert_report *rep);
 int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
-			  const struct fundus_convert_options *o, struct fundus_convert_report *rep);
+			  const struct fundus_convert_options *o,
+			  struct fundus_convert_report *rep);
 int fundus__cv_read_masks(const char *path, const struct fundus_convert_options *o,
 			  struct fundus_convert_set *set);
 

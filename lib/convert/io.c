@@ -60,7 +60,8 @@ int fundus_convert_read(const char *path, const struct fundus_convert_options *o
 	if (f == FUNDUS_CONVERT_VOC && is_dir(path))
 		return fundus__cv_read_voc(path, o, set);
 	if (is_dir(path))
-		return fundus_error_set(FUNDUS_EINVAL, "a folder is read as VOC, YOLO or masks, not %s",
+		return fundus_error_set(FUNDUS_EINVAL,
+					"a folder is read as VOC, YOLO or masks, not %s",
 					fundus_convert_format_name(f));
 	if ((rc = fundus__cv_read_file(path, o->max_bytes, &text, &len)) < 0)
 		return rc;
@@ -130,12 +131,10 @@ static int format_single(const struct fundus_convert_set *set,
 				rep->objects += (int64_t)set->rec[i]->n_objects;
 		}
 		return rc;
-	case FUNDUS_CONVERT_COCO:
-		return fundus_convert_format_coco(set, o, 0, out, len, rep);
+	case FUNDUS_CONVERT_COCO: return fundus_convert_format_coco(set, o, 0, out, len, rep);
 	case FUNDUS_CONVERT_COCO_RESULTS:
 		return fundus_convert_format_coco(set, o, 1, out, len, rep);
-	case FUNDUS_CONVERT_CSV:
-		return fundus_convert_format_csv(set, o, out, len, rep);
+	case FUNDUS_CONVERT_CSV: return fundus_convert_format_csv(set, o, out, len, rep);
 	default: break;
 	}
 	return fundus_error_set(FUNDUS_EINVAL, "%s is written into a folder, not one file",

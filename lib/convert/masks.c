@@ -131,8 +131,8 @@ static int regions(const struct fundus_image *img, const char *label, struct fun
 
 			if (root == i) {
 				box_of[i] = nb;
-				boxes[nb++] = (struct fundus_box){INFINITY, INFINITY, -INFINITY,
-								  -INFINITY};
+				boxes[nb++] =
+				    (struct fundus_box){INFINITY, INFINITY, -INFINITY, -INFINITY};
 			}
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -188,8 +188,8 @@ static int values(const struct fundus_image *img, const struct fundus_convert_la
 					struct vbox *nv;
 
 					if (nc > 100000) {
-						rc = fundus_error_set(FUNDUS_ELIMIT,
-								      "more than 100000 label values");
+						rc = fundus_error_set(
+						    FUNDUS_ELIMIT, "more than 100000 label values");
 						break;
 					}
 					nv = fundus_realloc(v, nc * sizeof *nv);
@@ -257,8 +257,8 @@ static int is_file(const char *p)
 /* The image a mask belongs to: its name without the suffix, found on disk; else the mask. */
 static char *image_of_mask(const char *mask, const struct fundus_convert_options *o)
 {
-	static const char *const exts[] = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".JPG",
-					   ".PNG", ".TIF"};
+	static const char *const exts[] = {".jpg",  ".jpeg", ".png", ".tif",
+					   ".tiff", ".JPG",  ".PNG", ".TIF"};
 	const char *base = fundus__cv_basename(mask);
 	size_t stem = fundus__cv_stem_len(base), ns = o->mask_suffix ? strlen(o->mask_suffix) : 0;
 	char dir[4096], cand[4096];

@@ -333,7 +333,7 @@ double fundus__cv_tolerance(double s)
 
 double fundus__cv_clean(double x, double tol)
 {
-	static const double pow10[] = {1,   1e1, 1e2, 1e3, 1e4,  1e5,  1e6,
+	static const double pow10[] = {1,   1e1, 1e2, 1e3,  1e4,  1e5, 1e6,
 				       1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
 
 	/*

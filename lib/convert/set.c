@@ -65,10 +65,10 @@ void fundus_convert_options_default(struct fundus_convert_options *o)
 }
 
 static const char *const format_names[] = {
-    [FUNDUS_CONVERT_AUTO] = "auto",   [FUNDUS_CONVERT_RECORDS] = "records",
-    [FUNDUS_CONVERT_COCO] = "coco",   [FUNDUS_CONVERT_COCO_RESULTS] = "coco-results",
-    [FUNDUS_CONVERT_VOC] = "voc",     [FUNDUS_CONVERT_CSV] = "csv",
-    [FUNDUS_CONVERT_YOLO] = "yolo",   [FUNDUS_CONVERT_MASKS] = "masks",
+    [FUNDUS_CONVERT_AUTO] = "auto", [FUNDUS_CONVERT_RECORDS] = "records",
+    [FUNDUS_CONVERT_COCO] = "coco", [FUNDUS_CONVERT_COCO_RESULTS] = "coco-results",
+    [FUNDUS_CONVERT_VOC] = "voc",   [FUNDUS_CONVERT_CSV] = "csv",
+    [FUNDUS_CONVERT_YOLO] = "yolo", [FUNDUS_CONVERT_MASKS] = "masks",
 };
 
 const char *fundus_convert_format_name(enum fundus_convert_format f)
@@ -117,7 +117,8 @@ void fundus__cv_loss(struct fundus_convert_report *rep, const char *field, const
 	if (rep == NULL || n <= 0)
 		return;
 	for (i = 0; i < rep->n_loss; i++)
-		if (strcmp(rep->loss[i].field, field) == 0 && strcmp(rep->loss[i].unit, unit) == 0) {
+		if (strcmp(rep->loss[i].field, field) == 0 &&
+		    strcmp(rep->loss[i].unit, unit) == 0) {
 			rep->loss[i].count += n;
 			return;
 		}
@@ -140,7 +141,8 @@ const char *fundus_convert_report_line(const struct fundus_convert_report *rep, 
 	buf[0] = '\0';
 	if (rep == NULL || rep->n_loss == 0)
 		return buf;
-	len = (size_t)snprintf(buf, size, "%s cannot carry: ", rep->what ? rep->what : "the output");
+	len =
+	    (size_t)snprintf(buf, size, "%s cannot carry: ", rep->what ? rep->what : "the output");
 	for (size_t i = 0; i < rep->n_loss && len < size; i++) {
 		const char *unit = rep->loss[i].unit;
 		char u[40];
@@ -260,7 +262,8 @@ static int labels_from_json(cJSON *root, struct fundus_convert_labels *m)
 		for (c = root->child; c; c = c->next) {
 			cJSON *dup;
 
-			if (strcmp(c->string, "categories") == 0 || strcmp(c->string, "images") == 0 ||
+			if (strcmp(c->string, "categories") == 0 ||
+			    strcmp(c->string, "images") == 0 ||
 			    strcmp(c->string, "annotations") == 0)
 				continue;
 			dup = cJSON_Duplicate(c, 1);
@@ -275,8 +278,8 @@ static int labels_from_json(cJSON *root, struct fundus_convert_labels *m)
 			int64_t id;
 
 			if (!json_int(c, &id))
-				return fundus_error_set(FUNDUS_EFORMAT,
-							"\"%s\": expected an integer id", c->string);
+				return fundus_error_set(
+				    FUNDUS_EFORMAT, "\"%s\": expected an integer id", c->string);
 			if ((rc = fundus_convert_labels_add(m, c->string, id, NULL)) < 0)
 				return rc == FUNDUS_EINVAL ? FUNDUS_EFORMAT : rc;
 		}
@@ -295,13 +298,13 @@ static int labels_from_json(cJSON *root, struct fundus_convert_labels *m)
 						"categories[%zu]: expected {\"id\": integer, "
 						"\"name\": string}",
 						i);
-		if ((rc = fundus_convert_labels_add(m, name->valuestring, v,
-						    cJSON_IsString(sup) ? sup->valuestring
-									: NULL)) < 0)
-			return rc == FUNDUS_EINVAL ? fundus_error_set(FUNDUS_EFORMAT,
-								      "categories[%zu]: %s", i,
-								      fundus__cv_errcopy())
-						   : rc;
+		if ((rc = fundus_convert_labels_add(
+			 m, name->valuestring, v, cJSON_IsString(sup) ? sup->valuestring : NULL)) <
+		    0)
+			return rc == FUNDUS_EINVAL
+				   ? fundus_error_set(FUNDUS_EFORMAT, "categories[%zu]: %s", i,
+						      fundus__cv_errcopy())
+				   : rc;
 	}
 	return 0;
 }
@@ -433,8 +436,8 @@ static int labels_from_yaml(const char *text, size_t len, struct fundus_convert_
 			size_t en = n - k - 1;
 
 			if (parse_int(l, k, &id) < 0)
-				return fundus_error_set(FUNDUS_EFORMAT,
-							"line %zu: expected \"<id>: <name>\"", line);
+				return fundus_error_set(
+				    FUNDUS_EFORMAT, "line %zu: expected \"<id>: <name>\"", line);
 			e = trim(e, &en);
 			e = unquote(e, &en);
 			if ((rc = add_text_label(m, e, en, id, line)) < 0)
@@ -559,7 +562,8 @@ int fundus_convert_labels_parse(const char *text, size_t len, int64_t first_id,
 		for (size_t k = 0; k + 6 <= len; k++)
 			if ((k == 0 || text[k - 1] == '\n') && memcmp(text + k, "names:", 6) == 0)
 				yaml = 1;
-		rc = yaml ? labels_from_yaml(text, len, m) : labels_from_text(text, len, first_id, m);
+		rc = yaml ? labels_from_yaml(text, len, m)
+			  : labels_from_text(text, len, first_id, m);
 	}
 	if (rc < 0) {
 		fundus_convert_labels_free(m);
@@ -1077,7 +1081,8 @@ int fundus__cv_image_size(const struct fundus_convert_options *o, const char *pa
 		return fundus_error_set(FUNDUS_EINVAL, "image '%s': size unknown", path);
 	rc = fundus_image_open(&src, path, NULL);
 	if (rc < 0)
-		return fundus_error_set(rc, "image '%s': size unknown and cannot read the image: %s",
+		return fundus_error_set(rc,
+					"image '%s': size unknown and cannot read the image: %s",
 					path, fundus__cv_errcopy());
 	*w = fundus_image_source_info(src)->width;
 	*h = fundus_image_source_info(src)->height;
@@ -1126,8 +1131,7 @@ const cJSON *fundus__cv_extra_get(const cJSON *extra, const char *key)
 
 /* Messages. */
 
-int fundus__cv_error_at(const char *text, size_t len, size_t offset, int code, const char *fmt,
-			...)
+int fundus__cv_error_at(const char *text, size_t len, size_t offset, int code, const char *fmt, ...)
 {
 	size_t line = 1, col = 1;
 	char msg[400];
@@ -1193,7 +1197,10 @@ int fundus__cv_check_text(const char *text, size_t len)
 			continue;
 		}
 		/* The length of a valid sequence, or 0 (overlong forms and surrogates are not). */
-		k = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		k = c >= 0xc2 && c <= 0xdf   ? 2
+		    : c >= 0xe0 && c <= 0xef ? 3
+		    : c >= 0xf0 && c <= 0xf4 ? 4
+					     : 0;
 		for (size_t j = 1; k && j < k; j++)
 			if (i + j >= len || (s[i + j] & 0xc0) != 0x80)
 				k = 0;
@@ -1202,9 +1209,9 @@ int fundus__cv_check_text(const char *text, size_t len)
 		if (k == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90)))
 			k = 0;
 		if (k == 0)
-			return fundus__cv_error_at(text, len, i, FUNDUS_EFORMAT,
-						   "invalid UTF-8 (byte 0x%02x): the file must be UTF-8",
-						   c);
+			return fundus__cv_error_at(
+			    text, len, i, FUNDUS_EFORMAT,
+			    "invalid UTF-8 (byte 0x%02x): the file must be UTF-8", c);
 		i += k;
 	}
 	return 0;

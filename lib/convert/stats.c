@@ -31,7 +31,7 @@ static cJSON *distribution(double *v, size_t n)
 	static const struct {
 		const char *name;
 		double q;
-	} qs[] = {{"min", 0}, {"p5", 0.05}, {"p25", 0.25}, {"median", 0.5},
+	} qs[] = {{"min", 0},    {"p5", 0.05},  {"p25", 0.25}, {"median", 0.5},
 		  {"p75", 0.75}, {"p95", 0.95}, {"max", 1}};
 	cJSON *d = cJSON_CreateObject();
 	double sum = 0;
@@ -80,8 +80,7 @@ int fundus_convert_stats(const struct fundus_convert_set *set, cJSON **out)
 	empty = cJSON_CreateArray();
 	if (!cJSON_AddNumberToObject(s, "records", (double)set->n) ||
 	    !cJSON_AddNumberToObject(s, "objects", (double)n) ||
-	    !cJSON_AddItemToObject(s, "labels", labels) ||
-	    !cJSON_AddItemToObject(s, "by", by)) {
+	    !cJSON_AddItemToObject(s, "labels", labels) || !cJSON_AddItemToObject(s, "by", by)) {
 		cJSON_Delete(labels);
 		cJSON_Delete(by);
 		cJSON_Delete(empty);
@@ -121,7 +120,8 @@ int fundus_convert_stats(const struct fundus_convert_set *set, cJSON **out)
 		}
 	}
 	{
-		cJSON *dw = distribution(w, n), *dh = distribution(h, n), *df = distribution(frac, nf);
+		cJSON *dw = distribution(w, n), *dh = distribution(h, n),
+		      *df = distribution(frac, nf);
 
 		if (!cJSON_AddNumberToObject(s, "scored_objects", (double)scored) ||
 		    !cJSON_AddNumberToObject(s, "records_with_size", (double)sized) ||

@@ -197,12 +197,12 @@ int fundus_convert_validate(const struct fundus_convert_set *set,
 				continue;
 			if (b->x1 <= 0 || b->y1 <= 0 || b->x0 >= (double)w || b->y0 >= (double)h)
 				issue(&st, 0, "box_outside", i, r, (long)j,
-				      "box %s lies outside the %" PRId64 " x %" PRId64 " image", bt, w,
-				      h);
+				      "box %s lies outside the %" PRId64 " x %" PRId64 " image", bt,
+				      w, h);
 			else if (b->x0 < 0 || b->y0 < 0 || b->x1 > (double)w || b->y1 > (double)h)
 				issue(&st, 1, "box_partly_outside", i, r, (long)j,
-				      "box %s reaches outside the %" PRId64 " x %" PRId64 " image", bt,
-				      w, h);
+				      "box %s reaches outside the %" PRId64 " x %" PRId64 " image",
+				      bt, w, h);
 			if (!isnan(o->score) && !(o->score >= 0 && o->score <= 1))
 				issue(&st, 1, "bad_score", i, r, (long)j,
 				      "score %g is not between 0 and 1", o->score);

@@ -43,8 +43,8 @@ struct xparse {
 	XML_Parser p;
 	struct xnode *root, *cur;
 	int depth;
-	int rc;         /* our own stop reason, 0 when expat's */
-	char msg[200];  /* its message */
+	int rc;        /* our own stop reason, 0 when expat's */
+	char msg[200]; /* its message */
 	unsigned long line, col;
 	size_t nodes;
 };
@@ -153,8 +153,8 @@ static void on_text(void *ud, const XML_Char *s, int len)
 }
 
 /* expat: a DOCTYPE starts. No VOC file has one; a DTD is how entity bombs come in. */
-static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-		       const XML_Char *pubid, int has_internal)
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+		       int has_internal)
 {
 	(void)name, (void)sysid, (void)pubid, (void)has_internal;
 	xstop(ud, FUNDUS_EFORMAT, "a DTD (<!DOCTYPE>) is not accepted in a VOC file");
@@ -192,14 +192,16 @@ static int xml_parse(const char *text, size_t len, struct xnode **root)
 	XML_SetParamEntityParsing(x.p, XML_PARAM_ENTITY_PARSING_NEVER);
 	if (XML_Parse(x.p, text, (int)len, XML_TRUE) != XML_STATUS_OK) {
 		if (x.rc)
-			rc = fundus_error_set(x.rc, "line %lu, column %lu: %s", x.line, x.col, x.msg);
+			rc = fundus_error_set(x.rc, "line %lu, column %lu: %s", x.line, x.col,
+					      x.msg);
 		else
-			rc = fundus_error_set(
-			    XML_GetErrorCode(x.p) == XML_ERROR_NO_MEMORY ? FUNDUS_ENOMEM
-									 : FUNDUS_EFORMAT,
-			    "line %lu, column %lu: %s", (unsigned long)XML_GetCurrentLineNumber(x.p),
-			    (unsigned long)XML_GetCurrentColumnNumber(x.p) + 1,
-			    XML_ErrorString(XML_GetErrorCode(x.p)));
+			rc = fundus_error_set(XML_GetErrorCode(x.p) == XML_ERROR_NO_MEMORY
+						  ? FUNDUS_ENOMEM
+						  : FUNDUS_EFORMAT,
+					      "line %lu, column %lu: %s",
+					      (unsigned long)XML_GetCurrentLineNumber(x.p),
+					      (unsigned long)XML_GetCurrentColumnNumber(x.p) + 1,
+					      XML_ErrorString(XML_GetErrorCode(x.p)));
 	}
 	XML_ParserFree(x.p);
 	if (rc < 0) {
@@ -380,7 +382,8 @@ static int coordinate(const struct xnode *box, const char *name, int minimum, do
 	if (c == NULL)
 		return xerror(box, "<bndbox> without <%s>", name);
 	t = xtext(c, &n);
-	bad = minimum ? fundus__cv_parse_minus_one(t, n, out) : fundus__cv_parse_number(t, n, 0, out);
+	bad =
+	    minimum ? fundus__cv_parse_minus_one(t, n, out) : fundus__cv_parse_number(t, n, 0, out);
 	if (bad < 0)
 		return xerror(c, "<%s>: '%.*s' is not a number", name, (int)(n > 40 ? 40 : n), t);
 	if (!(fabs(*out) < FUNDUS__CV_MAX_COORD))
@@ -429,7 +432,8 @@ static int read_object(const struct xnode *obj, struct fundus_record *r)
 		return xerror(obj, "<object> without <bndbox>");
 	if ((rc = coordinate(box, "xmin", 1, &b.x0)) < 0 ||
 	    (rc = coordinate(box, "ymin", 1, &b.y0)) < 0 ||
-	    (rc = coordinate(box, "xmax", 0, &b.x1)) < 0 || (rc = coordinate(box, "ymax", 0, &b.y1)) < 0)
+	    (rc = coordinate(box, "xmax", 0, &b.x1)) < 0 ||
+	    (rc = coordinate(box, "ymax", 0, &b.y1)) < 0)
 		return rc;
 	if (b.x1 < b.x0 || b.y1 < b.y0)
 		return xerror(box, "negative %s: %s before %s", b.x1 < b.x0 ? "width" : "height",
@@ -447,7 +451,8 @@ static int read_object(const struct xnode *obj, struct fundus_record *r)
 		if (strcmp(c->name, "pose") == 0 && c->child == NULL && c->attr == NULL &&
 		    !fundus__cv_extra_get(o->extra, "pose")) {
 			rc = fundus__cv_extra_add(&o->extra, "pose", to_json(c));
-		} else if ((strcmp(c->name, "truncated") == 0 || strcmp(c->name, "difficult") == 0 ||
+		} else if ((strcmp(c->name, "truncated") == 0 ||
+			    strcmp(c->name, "difficult") == 0 ||
 			    strcmp(c->name, "occluded") == 0) &&
 			   c->child == NULL && c->attr == NULL &&
 			   !fundus__cv_extra_get(o->extra, c->name)) {
@@ -467,7 +472,8 @@ static int read_object(const struct xnode *obj, struct fundus_record *r)
 			cJSON *bb = voc ? cJSON_GetObjectItemCaseSensitive(voc, "bndbox") : NULL;
 
 			if (bb == NULL) {
-				if ((rc = fundus__cv_extra_add(&voc, "bndbox", cJSON_CreateObject())) < 0)
+				if ((rc = fundus__cv_extra_add(&voc, "bndbox",
+							       cJSON_CreateObject())) < 0)
 					return rc;
 				bb = cJSON_GetObjectItemCaseSensitive(voc, "bndbox");
 			}
@@ -501,8 +507,9 @@ static int read_size(const struct xnode *size, struct fundus_record *r, cJSON **
 			if (fundus__cv_parse_number(t, n, 0, &d) < 0 || d != trunc(d) || d < 0 ||
 			    d > INT32_MAX) {
 				cJSON_Delete(rest);
-				return xerror(c, "<%s>: '%.*s' is not a whole number from 0 to "
-						 "2147483647",
+				return xerror(c,
+					      "<%s>: '%.*s' is not a whole number from 0 to "
+					      "2147483647",
 					      c->name, (int)(n > 40 ? 40 : n), t);
 			}
 			*dst = (int64_t)d;
@@ -532,9 +539,10 @@ int fundus_convert_parse_voc(const char *text, size_t len, const struct fundus_c
 	if ((rc = xml_parse(text, len, &root)) < 0)
 		return rc;
 	if (root == NULL || strcmp(root->name, "annotation") != 0) {
-		rc = root ? xerror(root, "not a PASCAL VOC file: the root is <%s>, not <annotation>",
-				   root->name)
-			  : fundus_error_set(FUNDUS_EFORMAT, "no element");
+		rc = root
+			 ? xerror(root, "not a PASCAL VOC file: the root is <%s>, not <annotation>",
+				  root->name)
+			 : fundus_error_set(FUNDUS_EFORMAT, "no element");
 		goto out;
 	}
 	if ((rc = fundus_record_new(&r)) < 0)
@@ -638,7 +646,8 @@ int fundus__cv_read_voc(const char *path, const struct fundus_convert_options *o
 			struct fundus_convert_set *set)
 {
 	struct fundus_convert_options oo = *o;
-	char *ann = fundus__cv_join(path, "Annotations"), *img = fundus__cv_join(path, "JPEGImages");
+	char *ann = fundus__cv_join(path, "Annotations"),
+	     *img = fundus__cv_join(path, "JPEGImages");
 	const char *dir = path;
 	struct stat st;
 	char **names = NULL;
@@ -688,7 +697,8 @@ out:
 
 /* Writing. */
 
-/* Appends text escaped for XML content or attributes; FUNDUS_EINVAL for characters XML cannot hold. */
+/* Appends text escaped for XML content or attributes; FUNDUS_EINVAL for characters XML cannot hold.
+ */
 static int put_escaped(struct fundus__jbuf *b, const char *s)
 {
 	const char *run = s;
@@ -707,8 +717,8 @@ static int put_escaped(struct fundus__jbuf *b, const char *s)
 		else if (c == '"')
 			rep = "&quot;";
 		else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-			return fundus_error_set(FUNDUS_EINVAL,
-						"control character 0x%02x cannot be written in XML", c);
+			return fundus_error_set(
+			    FUNDUS_EINVAL, "control character 0x%02x cannot be written in XML", c);
 		if (rep == NULL)
 			continue;
 		if ((rc = fundus__jbuf_put(b, run, (size_t)(s - run))) < 0 ||
@@ -733,8 +743,8 @@ static int xml_name(const char *k)
 	if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_'))
 		return 0;
 	for (k++; *k; k++)
-		if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') ||
-		      *k == '_' || *k == '-' || *k == '.'))
+		if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') ||
+		      (*k >= '0' && *k <= '9') || *k == '_' || *k == '-' || *k == '.'))
 			return 0;
 	return 1;
 }
@@ -842,9 +852,10 @@ static int put_json(struct fundus__jbuf *b, int depth, const char *key, const cJ
 	for (c = v->child; c; c = c->next) {
 		if (c->string[0] != '@')
 			continue;
-		if ((rc = fundus__cv_put(b, " ")) < 0 || (rc = fundus__cv_put(b, c->string + 1)) < 0 ||
-		    (rc = fundus__cv_put(b, "=\"")) < 0 || (rc = put_escaped(b, c->valuestring)) < 0 ||
-		    (rc = fundus__cv_put(b, "\"")) < 0)
+		if ((rc = fundus__cv_put(b, " ")) < 0 ||
+		    (rc = fundus__cv_put(b, c->string + 1)) < 0 ||
+		    (rc = fundus__cv_put(b, "=\"")) < 0 ||
+		    (rc = put_escaped(b, c->valuestring)) < 0 || (rc = fundus__cv_put(b, "\"")) < 0)
 			return rc;
 	}
 	if ((rc = fundus__cv_put(b, ">")) < 0)
@@ -1010,8 +1021,10 @@ int fundus_convert_format_voc(const struct fundus_record *r, const struct fundus
 	for (c = voc ? voc->child : NULL; c && rc == 0; c = c->next) {
 		if (c->string[0] != '@')
 			continue;
-		if ((rc = fundus__cv_put(&b, " ")) == 0 && (rc = fundus__cv_put(&b, c->string + 1)) == 0 &&
-		    (rc = fundus__cv_put(&b, "=\"")) == 0 && (rc = put_escaped(&b, c->valuestring)) == 0)
+		if ((rc = fundus__cv_put(&b, " ")) == 0 &&
+		    (rc = fundus__cv_put(&b, c->string + 1)) == 0 &&
+		    (rc = fundus__cv_put(&b, "=\"")) == 0 &&
+		    (rc = put_escaped(&b, c->valuestring)) == 0)
 			rc = fundus__cv_put(&b, "\"");
 	}
 	if (rc == 0)

@@ -71,8 +71,8 @@ static size_t split_fields(const char *s, size_t n, const char **f, size_t *fl, 
 }
 
 int fundus_convert_parse_yolo(const char *text, size_t len,
-			      const struct fundus_convert_labels *classes, struct fundus_record *rec,
-			      struct fundus_convert_set *set)
+			      const struct fundus_convert_labels *classes,
+			      struct fundus_record *rec, struct fundus_convert_set *set)
 {
 	size_t pos = 0, line = 0;
 	double W = (double)rec->width, H = (double)rec->height;
@@ -106,26 +106,28 @@ int fundus_convert_parse_yolo(const char *text, size_t len,
 		if (nf == 0)
 			continue;
 		if (nf > 64 || !(nf == 5 || nf == 6 || (nf >= 7 && nf % 2 == 1))) {
-			rc = fundus_error_set(FUNDUS_EFORMAT,
-					      "line %zu: %zu fields: expected class cx cy w h, a sixth "
-					      "number (a score), or a class and x y pairs (a polygon)",
-					      line, nf);
+			rc = fundus_error_set(
+			    FUNDUS_EFORMAT,
+			    "line %zu: %zu fields: expected class cx cy w h, a sixth "
+			    "number (a score), or a class and x y pairs (a polygon)",
+			    line, nf);
 			break;
 		}
 		for (size_t k = 0; k < nf && rc == 0; k++)
 			if (fundus__cv_parse_number(f[k], fl[k], 0, &v[k]) < 0 ||
 			    !(fabs(v[k]) < 1e9))
-				rc = fundus_error_set(FUNDUS_EFORMAT,
-						      "line %zu, field %zu: '%.*s' is not a number",
-						      line, k + 1, (int)(fl[k] > 40 ? 40 : fl[k]), f[k]);
+				rc = fundus_error_set(
+				    FUNDUS_EFORMAT, "line %zu, field %zu: '%.*s' is not a number",
+				    line, k + 1, (int)(fl[k] > 40 ? 40 : fl[k]), f[k]);
 		if (rc < 0)
 			break;
 		cls = v[0];
 		if (cls != trunc(cls) || cls < 0 || memchr(f[0], '.', fl[0]) ||
 		    memchr(f[0], 'e', fl[0])) {
-			rc = fundus_error_set(FUNDUS_EFORMAT,
-					      "line %zu: the class '%.*s' is not a whole number from 0",
-					      line, (int)(fl[0] > 40 ? 40 : fl[0]), f[0]);
+			rc = fundus_error_set(
+			    FUNDUS_EFORMAT,
+			    "line %zu: the class '%.*s' is not a whole number from 0", line,
+			    (int)(fl[0] > 40 ? 40 : fl[0]), f[0]);
 			break;
 		}
 		label = class_label(classes, (int64_t)cls, buf, sizeof buf);
@@ -152,7 +154,8 @@ int fundus_convert_parse_yolo(const char *text, size_t len,
 			b.x0 = b.y0 = INFINITY;
 			b.x1 = b.y1 = -INFINITY;
 			for (size_t k = 1; k < nf && points; k += 2) {
-				double x = fundus__cv_scale(v[k], W), y = fundus__cv_scale(v[k + 1], H);
+				double x = fundus__cv_scale(v[k], W),
+				       y = fundus__cv_scale(v[k + 1], H);
 
 				b.x0 = fmin(b.x0, x), b.x1 = fmax(b.x1, x);
 				b.y0 = fmin(b.y0, y), b.y1 = fmax(b.y1, y);
@@ -170,8 +173,8 @@ int fundus_convert_parse_yolo(const char *text, size_t len,
 		if (!(fabs(b.x0) < FUNDUS__CV_MAX_COORD && fabs(b.x1) < FUNDUS__CV_MAX_COORD &&
 		      fabs(b.y0) < FUNDUS__CV_MAX_COORD && fabs(b.y1) < FUNDUS__CV_MAX_COORD)) {
 			cJSON_Delete(points);
-			rc = fundus_error_set(FUNDUS_EFORMAT, "line %zu: out of range (beyond 2^31)",
-					      line);
+			rc = fundus_error_set(FUNDUS_EFORMAT,
+					      "line %zu: out of range (beyond 2^31)", line);
 			break;
 		}
 		if ((rc = fundus_record_add_object(rec, label, &b, score, NULL)) < 0) {
@@ -186,7 +189,8 @@ int fundus_convert_parse_yolo(const char *text, size_t len,
 				cJSON_Delete(points);
 				break;
 			}
-			if (points && (rc = fundus__cv_extra_add(&o->extra, "yolo_points", points)) < 0)
+			if (points &&
+			    (rc = fundus__cv_extra_add(&o->extra, "yolo_points", points)) < 0)
 				break;
 		}
 	}
@@ -235,7 +239,8 @@ static int positional(const struct fundus_convert_labels *m, struct fundus_conve
 }
 
 int fundus__cv_yolo_classes(const struct fundus_convert_set *set,
-			    const struct fundus_convert_options *o, struct fundus_convert_labels **out)
+			    const struct fundus_convert_options *o,
+			    struct fundus_convert_labels **out)
 {
 	struct fundus_convert_labels *m;
 	int64_t max = -1;
@@ -247,12 +252,13 @@ int fundus__cv_yolo_classes(const struct fundus_convert_set *set,
 			return rc;
 		for (size_t i = 0; i < set->n; i++)
 			for (size_t j = 0; j < set->rec[i]->n_objects; j++)
-				if (!fundus_convert_labels_find(*out, set->rec[i]->objects[j].label)) {
+				if (!fundus_convert_labels_find(*out,
+								set->rec[i]->objects[j].label)) {
 					fundus_convert_labels_free(*out);
 					*out = NULL;
-					return fundus_error_set(FUNDUS_EINVAL,
-								"label \"%s\" is not in the label map",
-								set->rec[i]->objects[j].label);
+					return fundus_error_set(
+					    FUNDUS_EINVAL, "label \"%s\" is not in the label map",
+					    set->rec[i]->objects[j].label);
 				}
 		return 0;
 	}
@@ -263,7 +269,8 @@ int fundus__cv_yolo_classes(const struct fundus_convert_set *set,
 		for (size_t j = 0; j < set->rec[i]->n_objects && ok; j++) {
 			const struct fundus_object *ob = &set->rec[i]->objects[j];
 			const cJSON *c = fundus__cv_extra_get(ob->extra, "yolo_class");
-			const struct fundus_convert_label *l = fundus_convert_labels_find(m, ob->label);
+			const struct fundus_convert_label *l =
+			    fundus_convert_labels_find(m, ob->label);
 			int64_t k;
 
 			if (!cJSON_IsNumber(c) || c->valuedouble != trunc(c->valuedouble) ||
@@ -353,7 +360,8 @@ static int format_lines(const struct fundus_record *r, int64_t w, int64_t h,
 
 	for (size_t i = 0; i < r->n_objects && rc == 0; i++) {
 		const struct fundus_object *ob = &r->objects[i];
-		const struct fundus_convert_label *l = fundus_convert_labels_find(classes, ob->label);
+		const struct fundus_convert_label *l =
+		    fundus_convert_labels_find(classes, ob->label);
 		const cJSON *pts = fundus__cv_extra_get(ob->extra, "yolo_points");
 		double cx, cy, bw, bh;
 
@@ -512,7 +520,8 @@ int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 			const char *name = fundus__cv_relative(r->image, o->image_dir);
 
 			if (strchr(name, '\n'))
-				fundus__cv_loss(rep, "an image name with a line break", "records", 1);
+				fundus__cv_loss(rep, "an image name with a line break", "records",
+						1);
 			else if ((rc = fundus__cv_put(&list, name)) < 0 ||
 				 (rc = fundus__cv_put(&list, "\n")) < 0)
 				break;
@@ -523,13 +532,13 @@ int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i < classes->n && rc == 0; i++) {
-		const struct fundus_convert_label *l = fundus_convert_labels_find_id(classes,
-										     (int64_t)i);
+		const struct fundus_convert_label *l =
+		    fundus_convert_labels_find_id(classes, (int64_t)i);
 
 		if (strchr(l->name, '\n') || strchr(l->name, '\r'))
-			rc = fundus_error_set(FUNDUS_EINVAL,
-					      "label \"%s\" has a line break: no class list can hold it",
-					      l->name);
+			rc = fundus_error_set(
+			    FUNDUS_EINVAL,
+			    "label \"%s\" has a line break: no class list can hold it", l->name);
 		else if ((rc = fundus__cv_put(&cls, l->name)) == 0)
 			rc = fundus__cv_put(&cls, "\n");
 	}
@@ -669,8 +678,8 @@ static int collect_txt(const char *dir, int depth, int top, struct strs *out)
 /* Finds an image file beside a label file, or in the images/ twin of a labels/ folder. */
 static char *find_image(const char *txt, const char *image_dir)
 {
-	static const char *const exts[] = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp",
-					   ".JPG", ".JPEG", ".PNG"};
+	static const char *const exts[] = {".jpg", ".jpeg", ".png",  ".tif", ".tiff",
+					   ".bmp", ".JPG",  ".JPEG", ".PNG"};
 	const char *base = fundus__cv_basename(txt);
 	size_t stem = fundus__cv_stem_len(base), dl = (size_t)(base - txt);
 	char cand[4096];
@@ -689,7 +698,8 @@ static char *find_image(const char *txt, const char *image_dir)
 		if (is_file(cand))
 			return fundus_strdup(cand);
 		if (image_dir) {
-			snprintf(cand, sizeof cand, "%s/%.*s%s", image_dir, (int)stem, base, exts[e]);
+			snprintf(cand, sizeof cand, "%s/%.*s%s", image_dir, (int)stem, base,
+				 exts[e]);
 			if (is_file(cand))
 				return fundus_strdup(cand);
 		}
@@ -744,7 +754,8 @@ static int read_lists(const char *dir, const struct fundus_convert_options *o, s
 static int folder_classes(const char *dir, const struct fundus_convert_options *o,
 			  struct fundus_convert_labels **out)
 {
-	static const char *const files[] = {"classes.txt", "obj.names", "data.yaml", "dataset.yaml"};
+	static const char *const files[] = {"classes.txt", "obj.names", "data.yaml",
+					    "dataset.yaml"};
 
 	*out = NULL;
 	if (o->labels)
@@ -759,7 +770,8 @@ static int folder_classes(const char *dir, const struct fundus_convert_options *
 			/* A names file has no ids: lines count from 0. */
 			rc = fundus_convert_labels_load(p, 0, out);
 			if (rc < 0)
-				rc = fundus_error_set(rc, "'%s': %s", files[k], fundus__cv_errcopy());
+				rc = fundus_error_set(rc, "'%s': %s", files[k],
+						      fundus__cv_errcopy());
 			fundus_free(p);
 			if (rc == 0 && (*out)->n) {
 				struct fundus_convert_labels *pos;
@@ -788,7 +800,8 @@ static int drop_default_classes(struct fundus_convert_set *set, size_t first)
 		for (size_t j = 0; j < view.rec[i]->n_objects && same; j++) {
 			const struct fundus_object *ob = &view.rec[i]->objects[j];
 			const cJSON *c = fundus__cv_extra_get(ob->extra, "yolo_class");
-			const struct fundus_convert_label *l = fundus_convert_labels_find(def, ob->label);
+			const struct fundus_convert_label *l =
+			    fundus_convert_labels_find(def, ob->label);
 
 			same = cJSON_IsNumber(c) && l && c->valuedouble == (double)l->id;
 		}
@@ -922,7 +935,8 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 		if (fundus__cv_index_get(&by_stem, key, &at)) {
 			rc = read_one(txts.v[at], image, o, classes, set);
 			if (rc < 0 && rc != FUNDUS_ENOMEM)
-				rc = fundus_error_set(rc, "'%s': %s", txts.v[at], fundus__cv_errcopy());
+				rc = fundus_error_set(rc, "'%s': %s", txts.v[at],
+						      fundus__cv_errcopy());
 		} else {
 			rc = read_one(NULL, image, o, classes, set);
 			if (rc < 0 && rc != FUNDUS_ENOMEM)
@@ -942,11 +956,12 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 			const struct fundus_record *known = fundus__cv_find_image(o, key);
 
 			if (known == NULL || known->image == NULL) {
-				rc = fundus_error_set(FUNDUS_ENOENT,
-						      "%s%s%sno image found for this label file (give "
-						      "--image-dir DIR, or --images FILE with its size)",
-						      folder ? "'" : "", folder ? txts.v[i] : "",
-						      folder ? "': " : "");
+				rc = fundus_error_set(
+				    FUNDUS_ENOENT,
+				    "%s%s%sno image found for this label file (give "
+				    "--image-dir DIR, or --images FILE with its size)",
+				    folder ? "'" : "", folder ? txts.v[i] : "",
+				    folder ? "': " : "");
 				break;
 			}
 			image = fundus_strdup(known->image);

@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t k = 0;
 		int results;
 
-		while (k < size && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r' ||
-				    data[k] == '\n'))
+		while (k < size &&
+		       (data[k] == ' ' || data[k] == '\t' || data[k] == '\r' || data[k] == '\n'))
 			k++;
 		results = k < size && data[k] == '[';
 

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (back->n != m->n)
 			abort();
 		for (size_t i = 0; i < m->n; i++)
-			if (strcmp(back->v[i].name, m->v[i].name) != 0 || back->v[i].id != m->v[i].id)
+			if (strcmp(back->v[i].name, m->v[i].name) != 0 ||
+			    back->v[i].id != m->v[i].id)
 				abort();
 		fundus_free(text);
 		fundus_convert_labels_free(back);

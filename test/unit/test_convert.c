@@ -22,18 +22,20 @@ TEST(decimal_add)
 		int delta;
 		const char *out;
 	} cases[] = {
-	    {"174.0", -1, "173"},   {"1", -1, "0"},         {"0.5", -1, "-0.5"},
-	    {"-0.5", 1, "0.5"},     {"0.1", 1, "1.1"},      {"1e-7", 1, "1.0000001"},
-	    {"-1", 1, "0"},         {"-0", 1, "1"},          {"9.99", 1, "10.99"},
-	    {"-10.25", 1, "-9.25"}, {"1.5e2", -1, "149"},    {".5", 1, "1.5"},
-	    {"5.", -1, "4"},        {"-0.0001", -1, "-1.0001"}, {"0.00", -1, "-1"},
-	    {"1E+3", 1, "1001"},
+	    {"174.0", -1, "173"}, {"1", -1, "0"},
+	    {"0.5", -1, "-0.5"},  {"-0.5", 1, "0.5"},
+	    {"0.1", 1, "1.1"},    {"1e-7", 1, "1.0000001"},
+	    {"-1", 1, "0"},       {"-0", 1, "1"},
+	    {"9.99", 1, "10.99"}, {"-10.25", 1, "-9.25"},
+	    {"1.5e2", -1, "149"}, {".5", 1, "1.5"},
+	    {"5.", -1, "4"},      {"-0.0001", -1, "-1.0001"},
+	    {"0.00", -1, "-1"},   {"1E+3", 1, "1001"},
 	};
 	char buf[100];
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		int n = fundus__cv_decimal_add(cases[i].in, strlen(cases[i].in), cases[i].delta, buf,
-					       sizeof buf);
+		int n = fundus__cv_decimal_add(cases[i].in, strlen(cases[i].in), cases[i].delta,
+					       buf, sizeof buf);
 
 		CHECK_INT_GT(n, 0);
 		CHECK_STR_EQ(buf, cases[i].out);
@@ -68,11 +70,11 @@ static double random_coord(struct fundus_rng *rng, double span)
 	double u = fundus_rng_uniform(rng) * span;
 
 	switch (fundus_rng_below(rng, 6)) {
-	case 0: return floor(u);                      /* integer pixels */
-	case 1: return floor(u * 2) / 2;              /* half pixels */
-	case 2: return floor(u * 100) / 100;          /* CVAT's 2 decimals */
-	case 3: return floor(u * 1000) / 1000 + 0.0;  /* 3 decimals */
-	case 4: return u;                             /* any double */
+	case 0: return floor(u);                     /* integer pixels */
+	case 1: return floor(u * 2) / 2;             /* half pixels */
+	case 2: return floor(u * 100) / 100;         /* CVAT's 2 decimals */
+	case 3: return floor(u * 1000) / 1000 + 0.0; /* 3 decimals */
+	case 4: return u;                            /* any double */
 	default: return fundus_rng_below(rng, 3) == 0 ? 0 : floor(u * 8) / 8;
 	}
 }
@@ -142,8 +144,15 @@ TEST(shortest_forms)
 
 /* Random annotation sets. */
 
-static const char *const labels_pool[] = {"optic_disc", "cup", "a b", "x,y", "q\"uote", "\xc3\xbc" "ber",
-					  "fovea", "<tag>&"};
+static const char *const labels_pool[] = {"optic_disc",
+					  "cup",
+					  "a b",
+					  "x,y",
+					  "q\"uote",
+					  "\xc3\xbc"
+					  "ber",
+					  "fovea",
+					  "<tag>&"};
 
 enum carry {
 	C_SCORE = 1,
@@ -168,7 +177,8 @@ static void random_set(struct fundus_rng *rng, unsigned flags, struct fundus_con
 		double W, H;
 
 		fundus_record_new(&r);
-		snprintf(name, sizeof name, "img/%zu_%u.jpg", i, (unsigned)fundus_rng_below(rng, 1000));
+		snprintf(name, sizeof name, "img/%zu_%u.jpg", i,
+			 (unsigned)fundus_rng_below(rng, 1000));
 		fundus_record_set_string(&r->image, name);
 		if (!(flags & C_NOSIZE) && ((flags & C_SIZE) || fundus_rng_below(rng, 4))) {
 			r->width = 1 + (int64_t)fundus_rng_below(rng, 5000);
@@ -193,19 +203,21 @@ static void random_set(struct fundus_rng *rng, unsigned flags, struct fundus_con
 			}
 			if ((flags & C_SCORE) && fundus_rng_below(rng, 2))
 				score = fundus_rng_uniform(rng);
-			fundus_record_add_object(r, label, &b, score,
-						 (flags & C_BY) && fundus_rng_below(rng, 2) ? "alice"
-											  : NULL);
+			fundus_record_add_object(
+			    r, label, &b, score,
+			    (flags & C_BY) && fundus_rng_below(rng, 2) ? "alice" : NULL);
 			if ((flags & C_VOC) && fundus_rng_below(rng, 2)) {
 				cJSON **e = &r->objects[j].extra;
 
 				fundus__cv_extra_add(e, "pose", cJSON_CreateString("Left"));
-				fundus__cv_extra_add(e, "difficult",
-						     cJSON_CreateNumber((double)fundus_rng_below(rng, 2)));
+				fundus__cv_extra_add(
+				    e, "difficult",
+				    cJSON_CreateNumber((double)fundus_rng_below(rng, 2)));
 				fundus__cv_extra_add(e, "truncated", cJSON_CreateNumber(1));
 				if (fundus_rng_below(rng, 2)) {
-					cJSON *voc = cJSON_Parse("{\"part\":[{\"name\":\"head\"},"
-								 "{\"name\":\"hand\"}],\"x\":\"1\"}");
+					cJSON *voc =
+					    cJSON_Parse("{\"part\":[{\"name\":\"head\"},"
+							"{\"name\":\"hand\"}],\"x\":\"1\"}");
 					fundus__cv_extra_add(e, "voc", voc);
 				}
 			}
@@ -221,15 +233,17 @@ static void random_set(struct fundus_rng *rng, unsigned flags, struct fundus_con
 		if ((flags & C_META) && fundus_rng_below(rng, 2)) {
 			fundus_record_set_string(&r->id, "sha256:00ff");
 			r->meta = cJSON_Parse("{\"laterality\":\"R\"}");
-			r->answers = cJSON_Parse("{\"abnormal\":{\"value\":\"no\",\"by\":\"bob\"}}");
+			r->answers =
+			    cJSON_Parse("{\"abnormal\":{\"value\":\"no\",\"by\":\"bob\"}}");
 			r->source = cJSON_Parse("{\"path\":\"a/b.dcm\",\"format\":\"dicom\"}");
 			fundus__cv_extra_add(&r->extra, "site", cJSON_CreateString("Nanded"));
 		}
 		if ((flags & C_VOC) && fundus_rng_below(rng, 2))
-			fundus__cv_extra_add(&r->extra, "voc",
-					     cJSON_Parse("{\"@verified\":\"yes\",\"folder\":\"VOC\","
-							 "\"source\":{\"database\":\"x\"},"
-							 "\"segmented\":\"0\"}"));
+			fundus__cv_extra_add(
+			    &r->extra, "voc",
+			    cJSON_Parse("{\"@verified\":\"yes\",\"folder\":\"VOC\","
+					"\"source\":{\"database\":\"x\"},"
+					"\"segmented\":\"0\"}"));
 		fundus_convert_set_add(set, r);
 	}
 }
@@ -253,8 +267,8 @@ static int same_sets(const struct fundus_convert_set *a, const struct fundus_con
 		}
 		same = strcmp(la, lb) == 0;
 		if (!same)
-			fprintf(stderr, "%s, trial %d, record %zu:\n  before %s  after  %s", what, trial,
-				i, la, lb);
+			fprintf(stderr, "%s, trial %d, record %zu:\n  before %s  after  %s", what,
+				trial, i, la, lb);
 		fundus_free(la);
 		fundus_free(lb);
 		if (!same)
@@ -329,7 +343,8 @@ TEST(property_coco_results)
 		for (size_t i = 0; i < a->n;)
 			if (a->rec[i]->n_objects == 0) {
 				fundus_record_free(a->rec[i]);
-				memmove(a->rec + i, a->rec + i + 1, (a->n - i - 1) * sizeof *a->rec);
+				memmove(a->rec + i, a->rec + i + 1,
+					(a->n - i - 1) * sizeof *a->rec);
 				a->n--;
 			} else {
 				i++;
@@ -371,7 +386,8 @@ TEST(property_voc)
 		if (rep.n_loss) {
 			char line[500];
 
-			fprintf(stderr, "%s\n", fundus_convert_report_line(&rep, line, sizeof line));
+			fprintf(stderr, "%s\n",
+				fundus_convert_report_line(&rep, line, sizeof line));
 		}
 		CHECK_INT_EQ(rep.n_loss, 0);
 		CHECK(same_sets(a, b, "records -> VOC -> records", t));
@@ -403,7 +419,8 @@ TEST(property_csv)
 		fundus_convert_options_default(&o);
 		o.read_headers = 0;
 		o.csv_columns = layouts[k];
-		o.csv_coords = k == 0 && fundus_rng_below(&rng, 2) ? FUNDUS_CSV_VOC : FUNDUS_CSV_NATIVE;
+		o.csv_coords =
+		    k == 0 && fundus_rng_below(&rng, 2) ? FUNDUS_CSV_VOC : FUNDUS_CSV_NATIVE;
 		fundus_convert_set_new(&a);
 		fundus_convert_set_new(&b);
 		random_set(&rng, flags | (k == 3 ? C_SCORE | C_DECIMAL : 0), a);

@@ -32,7 +32,9 @@ static struct fundus_convert_set *parse(enum fundus_convert_format f, const char
 	}
 	fundus_convert_set_new(&set);
 	switch (f) {
-	case FUNDUS_CONVERT_COCO: rc = fundus_convert_parse_coco(text, strlen(text), o, set, &rep, NULL); break;
+	case FUNDUS_CONVERT_COCO:
+		rc = fundus_convert_parse_coco(text, strlen(text), o, set, &rep, NULL);
+		break;
 	case FUNDUS_CONVERT_VOC: rc = fundus_convert_parse_voc(text, strlen(text), o, set); break;
 	case FUNDUS_CONVERT_CSV: rc = fundus_convert_parse_csv(text, strlen(text), o, set); break;
 	default: rc = fundus_convert_parse_records(text, strlen(text), set); break;
@@ -68,31 +70,31 @@ static char *lines(const struct fundus_convert_set *set)
 }
 
 /* Checks that text in format f reads as exactly the record lines want. */
-#define CHECK_READS(f, text, o, want)                                                          \
-	do {                                                                                   \
-		struct fundus_convert_set *set_ = parse(f, text, o);                           \
-		char *got_;                                                                    \
-		if (set_ == NULL)                                                              \
-			HARNESS_FAIL("cannot read: %s", fundus_errmsg());                      \
-		got_ = lines(set_);                                                            \
-		fundus_convert_set_free(set_);                                                 \
-		if (got_ == NULL || strcmp(got_, want) != 0) {                                 \
-			fprintf(stderr, "got:\n%swant:\n%s", got_ ? got_ : "(null)\n", want);  \
-			free(got_);                                                            \
-			HARNESS_FAIL("%s", "records differ");                                  \
-		}                                                                              \
-		free(got_);                                                                    \
+#define CHECK_READS(f, text, o, want)                                                              \
+	do {                                                                                       \
+		struct fundus_convert_set *set_ = parse(f, text, o);                               \
+		char *got_;                                                                        \
+		if (set_ == NULL)                                                                  \
+			HARNESS_FAIL("cannot read: %s", fundus_errmsg());                          \
+		got_ = lines(set_);                                                                \
+		fundus_convert_set_free(set_);                                                     \
+		if (got_ == NULL || strcmp(got_, want) != 0) {                                     \
+			fprintf(stderr, "got:\n%swant:\n%s", got_ ? got_ : "(null)\n", want);      \
+			free(got_);                                                                \
+			HARNESS_FAIL("%s", "records differ");                                      \
+		}                                                                                  \
+		free(got_);                                                                        \
 	} while (0)
 
 /* Checks that text fails to read in format f with a message containing msg. */
-#define CHECK_FAILS(f, text, o, msg)                                                           \
-	do {                                                                                   \
-		struct fundus_convert_set *set_ = parse(f, text, o);                           \
-		if (set_) {                                                                    \
-			fundus_convert_set_free(set_);                                         \
-			HARNESS_FAIL("read although malformed: %s", text);                     \
-		}                                                                              \
-		CHECK_STR_CONTAINS(fundus_errmsg(), msg);                                      \
+#define CHECK_FAILS(f, text, o, msg)                                                               \
+	do {                                                                                       \
+		struct fundus_convert_set *set_ = parse(f, text, o);                               \
+		if (set_) {                                                                        \
+			fundus_convert_set_free(set_);                                             \
+			HARNESS_FAIL("read although malformed: %s", text);                         \
+		}                                                                                  \
+		CHECK_STR_CONTAINS(fundus_errmsg(), msg);                                          \
 	} while (0)
 
 /* COCO. */
@@ -117,31 +119,33 @@ static const char coco_quirks[] =
 
 TEST(coco_reads_quirks)
 {
-	CHECK_READS(FUNDUS_CONVERT_COCO, coco_quirks, NULL,
-		    "{\"image\":\"a.jpg\",\"width\":10,\"height\":5,\"objects\":["
-		    "{\"label\":\"fovea\",\"bbox\":[0,0,1,2],\"category_id\":4,"
-		    "\"attributes\":{\"occluded\":false}},"
-		    "{\"label\":\"disc\",\"bbox\":[1.5,0.25,3.5,3.25],\"category_id\":1,"
-		    "\"area\":4.5,\"segmentation\":[[1.5,0.25,3.5,0.25,1.5,3.25]]},"
-		    "{\"label\":\"cup\",\"bbox\":[0,0,1,9],\"score\":1,\"category_id\":2,"
-		    "\"iscrowd\":1,\"segmentation\":{\"counts\":[0,20,30],\"size\":[10,5]}}],"
-		    "\"license\":0,\"coco_url\":\"\",\"coco_id\":0}\n"
-		    "{\"image\":\"b.jpg\",\"width\":5,\"height\":10,\"objects\":[],\"coco_id\":7}\n");
+	CHECK_READS(
+	    FUNDUS_CONVERT_COCO, coco_quirks, NULL,
+	    "{\"image\":\"a.jpg\",\"width\":10,\"height\":5,\"objects\":["
+	    "{\"label\":\"fovea\",\"bbox\":[0,0,1,2],\"category_id\":4,"
+	    "\"attributes\":{\"occluded\":false}},"
+	    "{\"label\":\"disc\",\"bbox\":[1.5,0.25,3.5,3.25],\"category_id\":1,"
+	    "\"area\":4.5,\"segmentation\":[[1.5,0.25,3.5,0.25,1.5,3.25]]},"
+	    "{\"label\":\"cup\",\"bbox\":[0,0,1,9],\"score\":1,\"category_id\":2,"
+	    "\"iscrowd\":1,\"segmentation\":{\"counts\":[0,20,30],\"size\":[10,5]}}],"
+	    "\"license\":0,\"coco_url\":\"\",\"coco_id\":0}\n"
+	    "{\"image\":\"b.jpg\",\"width\":5,\"height\":10,\"objects\":[],\"coco_id\":7}\n");
 }
 
 TEST(coco_defaults_are_not_stored)
 {
 	/* Ids 1, 2, ..., categories by name from 1, area w*h, iscrowd 0, segmentation []. */
-	CHECK_READS(FUNDUS_CONVERT_COCO,
-		    "{\"images\":[{\"id\":1,\"file_name\":\"a.jpg\",\"width\":9,\"height\":9}],"
-		    "\"annotations\":[{\"id\":1,\"image_id\":1,\"category_id\":2,\"bbox\":[1,1,2,2],"
-		    "\"area\":4,\"iscrowd\":0,\"segmentation\":[]},"
-		    "{\"id\":2,\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,1,1],\"area\":1,"
-		    "\"iscrowd\":0,\"segmentation\":[]}],"
-		    "\"categories\":[{\"id\":1,\"name\":\"cup\"},{\"id\":2,\"name\":\"disc\"}]}",
-		    NULL,
-		    "{\"image\":\"a.jpg\",\"width\":9,\"height\":9,\"objects\":["
-		    "{\"label\":\"disc\",\"bbox\":[1,1,3,3]},{\"label\":\"cup\",\"bbox\":[0,0,1,1]}]}\n");
+	CHECK_READS(
+	    FUNDUS_CONVERT_COCO,
+	    "{\"images\":[{\"id\":1,\"file_name\":\"a.jpg\",\"width\":9,\"height\":9}],"
+	    "\"annotations\":[{\"id\":1,\"image_id\":1,\"category_id\":2,\"bbox\":[1,1,2,2],"
+	    "\"area\":4,\"iscrowd\":0,\"segmentation\":[]},"
+	    "{\"id\":2,\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,1,1],\"area\":1,"
+	    "\"iscrowd\":0,\"segmentation\":[]}],"
+	    "\"categories\":[{\"id\":1,\"name\":\"cup\"},{\"id\":2,\"name\":\"disc\"}]}",
+	    NULL,
+	    "{\"image\":\"a.jpg\",\"width\":9,\"height\":9,\"objects\":["
+	    "{\"label\":\"disc\",\"bbox\":[1,1,3,3]},{\"label\":\"cup\",\"bbox\":[0,0,1,1]}]}\n");
 }
 
 TEST(coco_writes)
@@ -150,7 +154,8 @@ TEST(coco_writes)
 	    FUNDUS_CONVERT_RECORDS,
 	    "{\"image\":\"img/a.jpg\",\"width\":40,\"height\":30,\"objects\":["
 	    "{\"label\":\"optic_disc\",\"bbox\":[0.1,0,0.7,10],\"score\":0.97,\"by\":\"model:od\"},"
-	    "{\"label\":\"cup\",\"bbox\":[1,2,3,4],\"difficult\":1}],\"answers\":{\"q\":{\"value\":1}}}\n"
+	    "{\"label\":\"cup\",\"bbox\":[1,2,3,4],\"difficult\":1}],\"answers\":{\"q\":{\"value\":"
+	    "1}}}\n"
 	    "{\"image\":\"img/b.jpg\",\"width\":40,\"height\":30,\"objects\":[]}\n",
 	    NULL);
 	struct fundus_convert_options o;
@@ -162,20 +167,20 @@ TEST(coco_writes)
 	fundus_convert_options_default(&o);
 	o.image_dir = "img";
 	CHECK_OK(fundus_convert_format_coco(set, &o, 0, &text, &len, &rep));
-	CHECK_STR_EQ(text,
-		     "{\"images\":[\n"
-		     "{\"id\":1,\"file_name\":\"a.jpg\",\"width\":40,\"height\":30,"
-		     "\"answers\":{\"q\":{\"value\":1}}},\n"
-		     "{\"id\":2,\"file_name\":\"b.jpg\",\"width\":40,\"height\":30}],\n"
-		     "\"annotations\":[\n"
-		     "{\"id\":1,\"image_id\":1,\"category_id\":2,\"bbox\":[0.1,0,0.6,10],\"area\":6,"
-		     "\"iscrowd\":0,\"segmentation\":[],\"score\":0.97,\"by\":\"model:od\"},\n"
-		     "{\"id\":2,\"image_id\":1,\"category_id\":1,\"bbox\":[1,2,2,2],\"area\":4,"
-		     "\"iscrowd\":0,\"segmentation\":[],\"difficult\":1}],\n"
-		     "\"categories\":[\n"
-		     "{\"id\":1,\"name\":\"cup\"},\n"
-		     "{\"id\":2,\"name\":\"optic_disc\"}]\n"
-		     "}\n");
+	CHECK_STR_EQ(
+	    text, "{\"images\":[\n"
+		  "{\"id\":1,\"file_name\":\"a.jpg\",\"width\":40,\"height\":30,"
+		  "\"answers\":{\"q\":{\"value\":1}}},\n"
+		  "{\"id\":2,\"file_name\":\"b.jpg\",\"width\":40,\"height\":30}],\n"
+		  "\"annotations\":[\n"
+		  "{\"id\":1,\"image_id\":1,\"category_id\":2,\"bbox\":[0.1,0,0.6,10],\"area\":6,"
+		  "\"iscrowd\":0,\"segmentation\":[],\"score\":0.97,\"by\":\"model:od\"},\n"
+		  "{\"id\":2,\"image_id\":1,\"category_id\":1,\"bbox\":[1,2,2,2],\"area\":4,"
+		  "\"iscrowd\":0,\"segmentation\":[],\"difficult\":1}],\n"
+		  "\"categories\":[\n"
+		  "{\"id\":1,\"name\":\"cup\"},\n"
+		  "{\"id\":2,\"name\":\"optic_disc\"}]\n"
+		  "}\n");
 	CHECK_INT_EQ(rep.n_loss, 0);
 	fundus_free(text);
 	/* Results: image ids and scores; what they cannot carry is named. */
@@ -199,11 +204,11 @@ TEST(coco_writes)
 
 TEST(coco_category_ids)
 {
-	struct fundus_convert_set *set = parse(
-	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"a.jpg\",\"objects\":[{\"label\":\"b\",\"bbox\":[0,0,1,1]},"
-	    "{\"label\":\"a\",\"bbox\":[0,0,1,1]}]}\n",
-	    NULL);
+	struct fundus_convert_set *set =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"a.jpg\",\"objects\":[{\"label\":\"b\",\"bbox\":[0,0,1,1]},"
+		  "{\"label\":\"a\",\"bbox\":[0,0,1,1]}]}\n",
+		  NULL);
 	struct fundus_convert_labels *map;
 	struct fundus_convert_options o;
 	char *text;
@@ -253,8 +258,8 @@ TEST(coco_round_trip_keeps_file_level_with_labels)
 		     "(1 file) (keep them with --save-labels FILE)");
 	fundus_convert_set_free(set);
 	fundus_convert_set_new(&set);
-	CHECK_OK(fundus_convert_parse_coco(coco_quirks, strlen(coco_quirks), &o, set, &rep,
-					   &labels));
+	CHECK_OK(
+	    fundus_convert_parse_coco(coco_quirks, strlen(coco_quirks), &o, set, &rep, &labels));
 	CHECK_INT_EQ(rep.n_loss, 0);
 	o.labels = labels;
 	CHECK_OK(fundus_convert_format_coco(set, &o, 0, &text, &len, NULL));
@@ -286,22 +291,24 @@ TEST(coco_results_with_names)
 	struct fundus_convert_options o;
 	struct fundus_convert_set *images = parse(
 	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"x.jpg\",\"width\":100,\"height\":80,\"objects\":[],\"coco_id\":42}\n", NULL);
+	    "{\"image\":\"x.jpg\",\"width\":100,\"height\":80,\"objects\":[],\"coco_id\":42}\n",
+	    NULL);
 	struct fundus_convert_labels *map;
 
 	fundus_convert_options_default(&o);
 	o.images = images;
 	CHECK_OK(fundus_convert_labels_parse("[{\"id\":18,\"name\":\"dog\"}]", 24, 1, &map));
 	o.labels = map;
-	CHECK_READS(FUNDUS_CONVERT_COCO,
-		    "[{\"image_id\":42,\"category_id\":18,\"bbox\":[258.15,41.29,348.26,243.78],"
-		    "\"score\":0.236},{\"image_id\":73,\"category_id\":18,\"bbox\":[1,2,3,4],"
-		    "\"score\":0.5}]",
-		    &o,
-		    "{\"image\":\"x.jpg\",\"width\":100,\"height\":80,\"objects\":[{\"label\":\"dog\","
-		    "\"bbox\":[258.15,41.29,606.41,285.07],\"score\":0.236}],\"coco_id\":42}\n"
-		    "{\"objects\":[{\"label\":\"dog\",\"bbox\":[1,2,4,6],\"score\":0.5}],"
-		    "\"coco_id\":73}\n");
+	CHECK_READS(
+	    FUNDUS_CONVERT_COCO,
+	    "[{\"image_id\":42,\"category_id\":18,\"bbox\":[258.15,41.29,348.26,243.78],"
+	    "\"score\":0.236},{\"image_id\":73,\"category_id\":18,\"bbox\":[1,2,3,4],"
+	    "\"score\":0.5}]",
+	    &o,
+	    "{\"image\":\"x.jpg\",\"width\":100,\"height\":80,\"objects\":[{\"label\":\"dog\","
+	    "\"bbox\":[258.15,41.29,606.41,285.07],\"score\":0.236}],\"coco_id\":42}\n"
+	    "{\"objects\":[{\"label\":\"dog\",\"bbox\":[1,2,4,6],\"score\":0.5}],"
+	    "\"coco_id\":73}\n");
 	fundus_convert_labels_free(map);
 	fundus_convert_set_free(images);
 }
@@ -312,23 +319,28 @@ TEST(coco_malformed)
 		    "line 2, column 15: unterminated string");
 	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\": [\n{\"id\": 1}", NULL,
 		    "line 2, column 10: unexpected end of the file (JSON cut short)");
-	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
-					 "\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,-5,2]}]}",
+	CHECK_FAILS(FUNDUS_CONVERT_COCO,
+		    "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
+		    "\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,-5,2]}]}",
 		    NULL, "annotations[0].bbox: negative width -5");
-	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
-					 "\"image_id\":1,\"category_id\":1,\"bbox\":[1e308,0,5,2]}]}",
+	CHECK_FAILS(FUNDUS_CONVERT_COCO,
+		    "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
+		    "\"image_id\":1,\"category_id\":1,\"bbox\":[1e308,0,5,2]}]}",
 		    NULL, "annotations[0].bbox: 1e+308 is out of range");
-	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
-					 "\"image_id\":1,\"category_id\":1,\"bbox\":[1e999,0,5,2]}]}",
+	CHECK_FAILS(FUNDUS_CONVERT_COCO,
+		    "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
+		    "\"image_id\":1,\"category_id\":1,\"bbox\":[1e999,0,5,2]}]}",
 		    NULL, "number out of range");
 	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\":[{\"id\":1},{\"id\":1}]}", NULL,
 		    "images[1]: the image id 1 is used twice");
-	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
-					 "\"image_id\":2,\"category_id\":1,\"bbox\":[0,0,5,2]}]}",
+	CHECK_FAILS(FUNDUS_CONVERT_COCO,
+		    "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
+		    "\"image_id\":2,\"category_id\":1,\"bbox\":[0,0,5,2]}]}",
 		    NULL, "annotations[0].image_id: no image has the id 2");
-	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
-					 "\"image_id\":1,\"category_id\":3,\"bbox\":[0,0,5,2]}],"
-					 "\"categories\":[{\"id\":1,\"name\":\"a\"}]}",
+	CHECK_FAILS(FUNDUS_CONVERT_COCO,
+		    "{\"images\":[{\"id\":1}],\"annotations\":[{\"id\":1,"
+		    "\"image_id\":1,\"category_id\":3,\"bbox\":[0,0,5,2]}],"
+		    "\"categories\":[{\"id\":1,\"name\":\"a\"}]}",
 		    NULL, "no category has the id 3");
 	CHECK_FAILS(FUNDUS_CONVERT_COCO, "{\"images\":[{\"id\":1,\"width\":-4}]}", NULL,
 		    "images[0].width: expected a whole number");
@@ -343,11 +355,11 @@ TEST(voc_one_based_pixels)
 {
 	/* A box around pixels 0..9 of a row: [0, 10] in records, xmin 1 xmax 10 in VOC. */
 	struct fundus_convert_options o;
-	struct fundus_convert_set *set = parse(
-	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"a.png\",\"width\":10,\"height\":4,\"objects\":[{\"label\":\"d\","
-	    "\"bbox\":[0,0,10,4]},{\"label\":\"d\",\"bbox\":[0.1,2.5,0.7,3]}]}\n",
-	    NULL);
+	struct fundus_convert_set *set =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"a.png\",\"width\":10,\"height\":4,\"objects\":[{\"label\":\"d\","
+		  "\"bbox\":[0,0,10,4]},{\"label\":\"d\",\"bbox\":[0.1,2.5,0.7,3]}]}\n",
+		  NULL);
 	char *text;
 	size_t len;
 
@@ -431,16 +443,17 @@ TEST(voc_tool_quirks)
 		    "\"@verified\":\"yes\",\"folder\":\"images\",\"path\":\"/Users/d/r.jpg\","
 		    "\"size\":{\"depth\":\"1\"}}}\n");
 	/* Datumaro: declaration, no size, a comment, a part with float box, actions. */
-	CHECK_READS(FUNDUS_CONVERT_VOC,
-		    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<annotation>\n<!-- a comment -->\n"
-		    "<filename>@.jpg</filename><object><name>person</name><bndbox><xmin>4</xmin>"
-		    "<ymin>5</ymin><xmax>6</xmax><ymax>7</ymax></bndbox><part><name>head</name>"
-		    "<bndbox><xmin>5.5</xmin><ymin>6</ymin><xmax>7.5</xmax><ymax>8</ymax></bndbox>"
-		    "</part><actions><jumping>0</jumping></actions></object></annotation>",
-		    NULL,
-		    "{\"image\":\"@.jpg\",\"objects\":[{\"label\":\"person\",\"bbox\":[3,4,6,7],"
-		    "\"voc\":{\"part\":{\"name\":\"head\",\"bndbox\":{\"xmin\":\"5.5\",\"ymin\":"
-		    "\"6\",\"xmax\":\"7.5\",\"ymax\":\"8\"}},\"actions\":{\"jumping\":\"0\"}}}]}\n");
+	CHECK_READS(
+	    FUNDUS_CONVERT_VOC,
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<annotation>\n<!-- a comment -->\n"
+	    "<filename>@.jpg</filename><object><name>person</name><bndbox><xmin>4</xmin>"
+	    "<ymin>5</ymin><xmax>6</xmax><ymax>7</ymax></bndbox><part><name>head</name>"
+	    "<bndbox><xmin>5.5</xmin><ymin>6</ymin><xmax>7.5</xmax><ymax>8</ymax></bndbox>"
+	    "</part><actions><jumping>0</jumping></actions></object></annotation>",
+	    NULL,
+	    "{\"image\":\"@.jpg\",\"objects\":[{\"label\":\"person\",\"bbox\":[3,4,6,7],"
+	    "\"voc\":{\"part\":{\"name\":\"head\",\"bndbox\":{\"xmin\":\"5.5\",\"ymin\":"
+	    "\"6\",\"xmax\":\"7.5\",\"ymax\":\"8\"}},\"actions\":{\"jumping\":\"0\"}}}]}\n");
 	/* Latin-1 declared: read as such, written as UTF-8. */
 	CHECK_READS(FUNDUS_CONVERT_VOC,
 		    "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><annotation><filename>\xe9."
@@ -518,14 +531,15 @@ TEST(voc_malformed)
 TEST(csv_layouts)
 {
 	/* keras-retinanet: no header, a negative row (an image without objects). */
-	CHECK_READS(FUNDUS_CONVERT_CSV,
-		    "/data/img_001.jpg,837,346,981,456,cow\n/data/img_002.jpg,215,312,279,391,cat\n"
-		    "/data/img_002.jpg,22,5,89,84,bird\n/data/img_003.jpg,,,,,\n",
-		    NULL,
-		    "{\"image\":\"/data/img_001.jpg\",\"objects\":[{\"label\":\"cow\",\"bbox\":[837,346,"
-		    "981,456]}]}\n{\"image\":\"/data/img_002.jpg\",\"objects\":[{\"label\":\"cat\","
-		    "\"bbox\":[215,312,279,391]},{\"label\":\"bird\",\"bbox\":[22,5,89,84]}]}\n"
-		    "{\"image\":\"/data/img_003.jpg\",\"objects\":[]}\n");
+	CHECK_READS(
+	    FUNDUS_CONVERT_CSV,
+	    "/data/img_001.jpg,837,346,981,456,cow\n/data/img_002.jpg,215,312,279,391,cat\n"
+	    "/data/img_002.jpg,22,5,89,84,bird\n/data/img_003.jpg,,,,,\n",
+	    NULL,
+	    "{\"image\":\"/data/img_001.jpg\",\"objects\":[{\"label\":\"cow\",\"bbox\":[837,346,"
+	    "981,456]}]}\n{\"image\":\"/data/img_002.jpg\",\"objects\":[{\"label\":\"cat\","
+	    "\"bbox\":[215,312,279,391]},{\"label\":\"bird\",\"bbox\":[22,5,89,84]}]}\n"
+	    "{\"image\":\"/data/img_003.jpg\",\"objects\":[]}\n");
 	/* TensorFlow object detection: size columns; Roboflow's renamed ones, CRLF, a slash. */
 	CHECK_READS(FUNDUS_CONVERT_CSV,
 		    "img_fName,img_w,img_h,class_label,bbx_xtl,bbx_ytl,bbx_xbr,bbx_ybr\r\n"
@@ -534,16 +548,16 @@ TEST(csv_layouts)
 		    "{\"image\":\"t.jpeg\",\"width\":1058,\"height\":943,\"objects\":[{\"label\":"
 		    "\"japonicus/koreicus\",\"bbox\":[28,187,908,815]}]}\n");
 	/* The boxes.csv of the fundus datasets, with a byte-order mark and quoting. */
-	CHECK_READS(FUNDUS_CONVERT_CSV,
-		    "\xef\xbb\xbfimage,xmin,ymin,xmax,ymax,label\n0001.jpg,479,1255,871,1641,"
-		    "optic_disc\n\"a,\"\"b\"\".jpg\",1,2,3,4,\"two\nlines\"\n",
-		    NULL,
-		    "{\"image\":\"0001.jpg\",\"objects\":[{\"label\":\"optic_disc\",\"bbox\":[479,1255,"
-		    "871,1641]}]}\n{\"image\":\"a,\\\"b\\\".jpg\",\"objects\":[{\"label\":\"two\\n"
-		    "lines\",\"bbox\":[1,2,3,4]}]}\n");
+	CHECK_READS(
+	    FUNDUS_CONVERT_CSV,
+	    "\xef\xbb\xbfimage,xmin,ymin,xmax,ymax,label\n0001.jpg,479,1255,871,1641,"
+	    "optic_disc\n\"a,\"\"b\"\".jpg\",1,2,3,4,\"two\nlines\"\n",
+	    NULL,
+	    "{\"image\":\"0001.jpg\",\"objects\":[{\"label\":\"optic_disc\",\"bbox\":[479,1255,"
+	    "871,1641]}]}\n{\"image\":\"a,\\\"b\\\".jpg\",\"objects\":[{\"label\":\"two\\n"
+	    "lines\",\"bbox\":[1,2,3,4]}]}\n");
 	/* Centre and radius, as optic-disc datasets give them. */
-	CHECK_READS(FUNDUS_CONVERT_CSV, "image,cx,cy,r,label\na.jpg,100.5,80,20,optic_disc\n",
-		    NULL,
+	CHECK_READS(FUNDUS_CONVERT_CSV, "image,cx,cy,r,label\na.jpg,100.5,80,20,optic_disc\n", NULL,
 		    "{\"image\":\"a.jpg\",\"objects\":[{\"label\":\"optic_disc\",\"bbox\":[80.5,60,"
 		    "120.5,100]}]}\n");
 }
@@ -551,20 +565,21 @@ TEST(csv_layouts)
 TEST(csv_open_images)
 {
 	struct fundus_convert_options o;
-	struct fundus_convert_set *images = parse(
-	    FUNDUS_CONVERT_RECORDS, "{\"image\":\"2007_000027.jpg\",\"width\":486,\"height\":500}\n",
-	    NULL);
+	struct fundus_convert_set *images =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"2007_000027.jpg\",\"width\":486,\"height\":500}\n", NULL);
 
 	fundus_convert_options_default(&o);
 	o.images = images;
 	/* Fractions with decimal commas inside quotes; empty cells are no fields. */
-	CHECK_READS(FUNDUS_CONVERT_CSV,
-		    "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded\n"
-		    "2007_000027.jpg,,person,,\"0,3580246914\",\"0,7181069959\",\"0,202\",\"0,702\","
-		    "\n",
-		    &o,
-		    "{\"image\":\"2007_000027.jpg\",\"width\":486,\"height\":500,\"objects\":[{"
-		    "\"label\":\"person\",\"bbox\":[174.0000000204,101,349.0000000074,351]}]}\n");
+	CHECK_READS(
+	    FUNDUS_CONVERT_CSV,
+	    "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded\n"
+	    "2007_000027.jpg,,person,,\"0,3580246914\",\"0,7181069959\",\"0,202\",\"0,702\","
+	    "\n",
+	    &o,
+	    "{\"image\":\"2007_000027.jpg\",\"width\":486,\"height\":500,\"objects\":[{"
+	    "\"label\":\"person\",\"bbox\":[174.0000000204,101,349.0000000074,351]}]}\n");
 	/* Without a size, an error that names the image. */
 	o.images = NULL;
 	o.read_headers = 0;
@@ -576,11 +591,11 @@ TEST(csv_open_images)
 
 TEST(csv_writes)
 {
-	struct fundus_convert_set *set = parse(
-	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"a.jpg\",\"width\":40,\"height\":30,\"objects\":[{\"label\":\"x,y\","
-	    "\"bbox\":[0,1.5,10,20],\"score\":0.9}]}\n{\"image\":\"b.jpg\",\"objects\":[]}\n",
-	    NULL);
+	struct fundus_convert_set *set =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"a.jpg\",\"width\":40,\"height\":30,\"objects\":[{\"label\":\"x,y\","
+		  "\"bbox\":[0,1.5,10,20],\"score\":0.9}]}\n{\"image\":\"b.jpg\",\"objects\":[]}\n",
+		  NULL);
 	struct fundus_convert_options o;
 	struct fundus_convert_report rep;
 	char *text, line[300];
@@ -636,12 +651,12 @@ TEST(csv_malformed)
 TEST(yolo_classes_from_zero)
 {
 	/* A COCO-style map with ids from 1 numbers YOLO classes from 0: no off-by-one. */
-	struct fundus_convert_set *set = parse(
-	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"a.jpg\",\"width\":400,\"height\":200,\"objects\":["
-	    "{\"label\":\"cup\",\"bbox\":[100,50,300,150]},"
-	    "{\"label\":\"disc\",\"bbox\":[0,0,40,20],\"score\":0.25}]}\n",
-	    NULL);
+	struct fundus_convert_set *set =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"a.jpg\",\"width\":400,\"height\":200,\"objects\":["
+		  "{\"label\":\"cup\",\"bbox\":[100,50,300,150]},"
+		  "{\"label\":\"disc\",\"bbox\":[0,0,40,20],\"score\":0.25}]}\n",
+		  NULL);
 	struct fundus_convert_labels *map, *classes;
 	struct fundus_convert_options o;
 	char *text;
@@ -668,10 +683,11 @@ TEST(yolo_lines)
 	struct fundus_record *r;
 	char *got;
 	/* Label Studio: CRLF and long floats; a polygon row; a score. */
-	static const char text[] = "0 0.49765625 0.46200607902735563 0.9640625 0.8693009118541033\r\n"
-				   "\r\n"
-				   "1 0.1 0.1 0.4 0.1 0.4 0.5\r\n"
-				   "1 0.5 0.5 0.2 0.2 0.75\r\n";
+	static const char text[] =
+	    "0 0.49765625 0.46200607902735563 0.9640625 0.8693009118541033\r\n"
+	    "\r\n"
+	    "1 0.1 0.1 0.4 0.1 0.4 0.5\r\n"
+	    "1 0.5 0.5 0.2 0.2 0.75\r\n";
 
 	CHECK_OK(fundus_convert_labels_parse("closed_door\r\nopened_door\r\n", 26, 0, &classes));
 	fundus_convert_set_new(&set);
@@ -682,12 +698,13 @@ TEST(yolo_lines)
 	CHECK_OK(fundus_convert_parse_yolo(text, strlen(text), classes, r, set));
 	got = lines(set);
 	/* (0.49765625 - 0.9640625 / 2) * 640 = 10; the float noise of the y is cleaned away. */
-	CHECK_STR_EQ(got, "{\"image\":\"img_1.jpg\",\"width\":640,\"height\":329,\"objects\":["
-			  "{\"label\":\"closed_door\",\"bbox\":[10,9,627,295],\"yolo_class\":0},"
-			  "{\"label\":\"opened_door\",\"bbox\":[64,32.9,256,164.5],\"yolo_class\":1,"
-			  "\"yolo_points\":[0.1,0.1,0.4,0.1,0.4,0.5]},"
-			  "{\"label\":\"opened_door\",\"bbox\":[256,131.6,384,197.4],\"score\":0.75,"
-			  "\"yolo_class\":1}]}\n");
+	CHECK_STR_EQ(got,
+		     "{\"image\":\"img_1.jpg\",\"width\":640,\"height\":329,\"objects\":["
+		     "{\"label\":\"closed_door\",\"bbox\":[10,9,627,295],\"yolo_class\":0},"
+		     "{\"label\":\"opened_door\",\"bbox\":[64,32.9,256,164.5],\"yolo_class\":1,"
+		     "\"yolo_points\":[0.1,0.1,0.4,0.1,0.4,0.5]},"
+		     "{\"label\":\"opened_door\",\"bbox\":[256,131.6,384,197.4],\"score\":0.75,"
+		     "\"yolo_class\":1}]}\n");
 	/*
 	 * And back: the polygon as a polygon, the score as a sixth number, and
 	 * the shortest fractions that give the same pixels.
@@ -706,9 +723,9 @@ TEST(yolo_lines)
 	fundus_convert_labels_free(classes);
 }
 
-
 /* Reads path (a file or folder) with options o into a new set; NULL on error. */
-static struct fundus_convert_set *read_path(const char *path, const struct fundus_convert_options *o)
+static struct fundus_convert_set *read_path(const char *path,
+					    const struct fundus_convert_options *o)
 {
 	struct fundus_convert_set *set;
 	struct fundus_convert_report rep;
@@ -801,9 +818,9 @@ TEST(yolo_malformed)
 		fundus_convert_set_new(&set);
 		fundus_record_new(&r);
 		r->width = r->height = 10;
-		CHECK_INT_EQ(fundus_convert_parse_yolo(bad[i].text, strlen(bad[i].text), classes, r,
-						       set),
-			     FUNDUS_EFORMAT);
+		CHECK_INT_EQ(
+		    fundus_convert_parse_yolo(bad[i].text, strlen(bad[i].text), classes, r, set),
+		    FUNDUS_EFORMAT);
 		CHECK_STR_CONTAINS(fundus_errmsg(), bad[i].msg);
 		CHECK_INT_EQ(set->n, 0);
 		fundus_convert_set_free(set);
@@ -820,12 +837,12 @@ TEST(label_maps)
 		const char *name;
 		int64_t id;
 	} cases[] = {
-	    {"person\ncat\nboat\n", "boat", 3},                            /* obj.names */
-	    {"cow,0\ncat,1\nbird,2\n", "bird", 2},                         /* classes.csv */
-	    {"{\"disc\": 5, \"cup\": 6}", "cup", 6},                       /* JSON object */
-	    {"[{\"id\":4,\"name\":\"x\"}]", "x", 4},                       /* categories */
+	    {"person\ncat\nboat\n", "boat", 3},                                   /* obj.names */
+	    {"cow,0\ncat,1\nbird,2\n", "bird", 2},                                /* classes.csv */
+	    {"{\"disc\": 5, \"cup\": 6}", "cup", 6},                              /* JSON object */
+	    {"[{\"id\":4,\"name\":\"x\"}]", "x", 4},                              /* categories */
 	    {"{\"info\":{},\"categories\":[{\"id\":0,\"name\":\"b\"}]}", "b", 0}, /* COCO */
-	    {"path: .\nnames:\n  0: label_0\n  1: label_1\n", "label_1", 1}, /* data.yaml */
+	    {"path: .\nnames:\n  0: label_0\n  1: label_1\n", "label_1", 1},      /* data.yaml */
 	    {"path: .\nnames:\n  - a\n  - 'b c'\n", "b c", 1},
 	    {"names: [x, y, z]\n", "z", 2},
 	    {"2 wheeler\ncar\n", "2 wheeler", 1}, /* a name that starts with a number */
@@ -935,7 +952,8 @@ TEST(validate_checks)
 	CHECK_INT_EQ(counts[0], 6);
 	CHECK_INT_EQ(counts[1], 7);
 	{
-		const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "issues"), 0);
+		const cJSON *first =
+		    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rep, "issues"), 0);
 
 		CHECK_STR_EQ(cJSON_GetObjectItemCaseSensitive(first, "message")->valuestring,
 			     "the record says 23 x 11, the image file is 11 x 23");
@@ -1031,26 +1049,27 @@ TEST(sha256_vectors)
 	CHECK_STR_EQ(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	fundus_convert_sha256_hex("abc", 3, hex);
 	CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	fundus_convert_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	fundus_convert_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+				  hex);
 	CHECK_STR_EQ(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 TEST(merge_rename_filter)
 {
-	struct fundus_convert_set *a = parse(
-	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"x.jpg\",\"width\":10,\"height\":10,\"objects\":[{\"label\":\"optic_disc\","
-	    "\"bbox\":[1,1,5,5]}]}\n",
-	    NULL);
-	struct fundus_convert_set *b = parse(
-	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"x.jpg\",\"objects\":[{\"label\":\"disc\",\"bbox\":[1,1,5,5]},"
-	    "{\"label\":\"cup\",\"bbox\":[2,2,3,3]}],\"meta\":{\"eye\":\"R\"}}\n"
-	    "{\"image\":\"y.jpg\",\"objects\":[]}\n",
-	    NULL);
-	struct fundus_convert_set *c = parse(
-	    FUNDUS_CONVERT_RECORDS, "{\"image\":\"x.jpg\",\"width\":12,\"height\":10,\"objects\":[]}\n",
-	    NULL);
+	struct fundus_convert_set *a = parse(FUNDUS_CONVERT_RECORDS,
+					     "{\"image\":\"x.jpg\",\"width\":10,\"height\":10,"
+					     "\"objects\":[{\"label\":\"optic_disc\","
+					     "\"bbox\":[1,1,5,5]}]}\n",
+					     NULL);
+	struct fundus_convert_set *b =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"x.jpg\",\"objects\":[{\"label\":\"disc\",\"bbox\":[1,1,5,5]},"
+		  "{\"label\":\"cup\",\"bbox\":[2,2,3,3]}],\"meta\":{\"eye\":\"R\"}}\n"
+		  "{\"image\":\"y.jpg\",\"objects\":[]}\n",
+		  NULL);
+	struct fundus_convert_set *c =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"x.jpg\",\"width\":12,\"height\":10,\"objects\":[]}\n", NULL);
 	struct fundus_convert_rename *rn;
 	const char *keep[] = {"optic_disc"};
 	char *got;
@@ -1066,10 +1085,11 @@ TEST(merge_rename_filter)
 	CHECK_OK(fundus_convert_merge(a, b));
 	CHECK_INT_EQ(b->n, 0);
 	got = lines(a);
-	CHECK_STR_EQ(got, "{\"image\":\"x.jpg\",\"width\":10,\"height\":10,\"meta\":{\"eye\":\"R\"},"
-			  "\"objects\":[{\"label\":\"optic_disc\",\"bbox\":[1,1,5,5]},"
-			  "{\"label\":\"cup\",\"bbox\":[2,2,3,3]}]}\n"
-			  "{\"image\":\"y.jpg\",\"objects\":[]}\n");
+	CHECK_STR_EQ(got,
+		     "{\"image\":\"x.jpg\",\"width\":10,\"height\":10,\"meta\":{\"eye\":\"R\"},"
+		     "\"objects\":[{\"label\":\"optic_disc\",\"bbox\":[1,1,5,5]},"
+		     "{\"label\":\"cup\",\"bbox\":[2,2,3,3]}]}\n"
+		     "{\"image\":\"y.jpg\",\"objects\":[]}\n");
 	free(got);
 	CHECK_INT_EQ(fundus_convert_merge(a, c), FUNDUS_EFORMAT);
 	CHECK_STR_EQ(fundus_errmsg(), "image 'x.jpg': width 10 here, 12 there");
@@ -1084,26 +1104,27 @@ TEST(merge_rename_filter)
 
 TEST(stats_report)
 {
-	struct fundus_convert_set *set = parse(
-	    FUNDUS_CONVERT_RECORDS,
-	    "{\"image\":\"a.jpg\",\"width\":100,\"height\":100,\"objects\":[{\"label\":\"d\","
-	    "\"bbox\":[0,0,10,20],\"by\":\"alice\"},{\"label\":\"d\",\"bbox\":[0,0,30,40],"
-	    "\"score\":0.5}]}\n{\"image\":\"b.jpg\",\"objects\":[]}\n",
-	    NULL);
+	struct fundus_convert_set *set =
+	    parse(FUNDUS_CONVERT_RECORDS,
+		  "{\"image\":\"a.jpg\",\"width\":100,\"height\":100,\"objects\":[{\"label\":\"d\","
+		  "\"bbox\":[0,0,10,20],\"by\":\"alice\"},{\"label\":\"d\",\"bbox\":[0,0,30,40],"
+		  "\"score\":0.5}]}\n{\"image\":\"b.jpg\",\"objects\":[]}\n",
+		  NULL);
 	cJSON *s;
 	char *text;
 
 	CHECK_OK(fundus_convert_stats(set, &s));
 	text = cJSON_PrintUnformatted(s);
-	CHECK_STR_EQ(text,
-		     "{\"records\":2,\"objects\":2,\"labels\":{\"d\":2},\"by\":{\"alice\":1},"
-		     "\"scored_objects\":1,\"records_with_size\":1,\"records_without_objects\":1,"
-		     "\"images_without_objects\":[\"b.jpg\"],\"box_width\":{\"count\":2,\"min\":10,"
-		     "\"p5\":11,\"p25\":15,\"median\":20,\"p75\":25,\"p95\":29,\"max\":30,\"mean\":20},"
-		     "\"box_height\":{\"count\":2,\"min\":20,\"p5\":21,\"p25\":25,\"median\":30,"
-		     "\"p75\":35,\"p95\":39,\"max\":40,\"mean\":30},\"box_area_fraction\":{\"count\":2,"
-		     "\"min\":0.02,\"p5\":0.025,\"p25\":0.045,\"median\":0.07,\"p75\":0.095,"
-		     "\"p95\":0.115,\"max\":0.12,\"mean\":0.07}}");
+	CHECK_STR_EQ(
+	    text,
+	    "{\"records\":2,\"objects\":2,\"labels\":{\"d\":2},\"by\":{\"alice\":1},"
+	    "\"scored_objects\":1,\"records_with_size\":1,\"records_without_objects\":1,"
+	    "\"images_without_objects\":[\"b.jpg\"],\"box_width\":{\"count\":2,\"min\":10,"
+	    "\"p5\":11,\"p25\":15,\"median\":20,\"p75\":25,\"p95\":29,\"max\":30,\"mean\":20},"
+	    "\"box_height\":{\"count\":2,\"min\":20,\"p5\":21,\"p25\":25,\"median\":30,"
+	    "\"p75\":35,\"p95\":39,\"max\":40,\"mean\":30},\"box_area_fraction\":{\"count\":2,"
+	    "\"min\":0.02,\"p5\":0.025,\"p25\":0.045,\"median\":0.07,\"p75\":0.095,"
+	    "\"p95\":0.115,\"max\":0.12,\"mean\":0.07}}");
 	cJSON_free(text);
 	cJSON_Delete(s);
 	fundus_convert_set_free(set);
@@ -1147,10 +1168,12 @@ TEST(mask_regions_and_values)
 	fundus_free(got);
 	fundus_record_free(r);
 	fundus_convert_labels_free(map);
-	/* A rotated mask gives boxes in the displayed frame: 6 x 8, the top row now the right column. */
+	/* A rotated mask gives boxes in the displayed frame: 6 x 8, the top row now the right
+	 * column. */
 	CHECK_INT_EQ(write_png(tu_path("mask6.png"), 8, 6, 6, px), 0);
 	fundus_record_new(&r);
-	CHECK_OK(fundus_convert_mask_boxes(tu_path("mask6.png"), FUNDUS_MASK_VALUES, NULL, NULL, r));
+	CHECK_OK(
+	    fundus_convert_mask_boxes(tu_path("mask6.png"), FUNDUS_MASK_VALUES, NULL, NULL, r));
 	CHECK_OK(fundus_record_format(r, &got, NULL));
 	CHECK_STR_EQ(got, "{\"width\":6,\"height\":8,\"objects\":["
 			  "{\"label\":\"value_1\",\"bbox\":[0,0,6,8]},"
@@ -1179,10 +1202,11 @@ TEST(masks_folder_names_images)
 	if (set == NULL)
 		HARNESS_FAIL("cannot read masks: %s", fundus_errmsg());
 	got = lines(set);
-	snprintf(want, sizeof want,
-		 "{\"image\":\"%s\",\"width\":2,\"height\":2,\"objects\":[{\"label\":\"optic_disc\","
-		 "\"bbox\":[1,0,2,1]}],\"mask\":\"%s\"}\n",
-		 tu_path("im/IDRiD_01.jpg"), tu_path("m/IDRiD_01_OD.png"));
+	snprintf(
+	    want, sizeof want,
+	    "{\"image\":\"%s\",\"width\":2,\"height\":2,\"objects\":[{\"label\":\"optic_disc\","
+	    "\"bbox\":[1,0,2,1]}],\"mask\":\"%s\"}\n",
+	    tu_path("im/IDRiD_01.jpg"), tu_path("m/IDRiD_01_OD.png"));
 	CHECK_STR_EQ(got, want);
 	free(got);
 	fundus_convert_set_free(set);
@@ -1190,13 +1214,16 @@ TEST(masks_folder_names_images)
 
 TEST(detect_formats)
 {
-	CHECK_INT_EQ(fundus_convert_detect_buffer("{\"image\":\"a\"}\n{}", 16), FUNDUS_CONVERT_RECORDS);
+	CHECK_INT_EQ(fundus_convert_detect_buffer("{\"image\":\"a\"}\n{}", 16),
+		     FUNDUS_CONVERT_RECORDS);
 	CHECK_INT_EQ(fundus_convert_detect_buffer("{\n \"images\": []}", 16), FUNDUS_CONVERT_COCO);
 	CHECK_INT_EQ(fundus_convert_detect_buffer("{\"images\":[]}", 13), FUNDUS_CONVERT_COCO);
 	CHECK_INT_EQ(fundus_convert_detect_buffer("[{\"image_id\":1}]", 16),
 		     FUNDUS_CONVERT_COCO_RESULTS);
-	CHECK_INT_EQ(fundus_convert_detect_buffer("\xef\xbb\xbf<annotation/>", 17), FUNDUS_CONVERT_VOC);
-	CHECK_INT_EQ(fundus_convert_detect_buffer("0 0.5 0.5 0.1 0.1\r\n", 19), FUNDUS_CONVERT_YOLO);
+	CHECK_INT_EQ(fundus_convert_detect_buffer("\xef\xbb\xbf<annotation/>", 17),
+		     FUNDUS_CONVERT_VOC);
+	CHECK_INT_EQ(fundus_convert_detect_buffer("0 0.5 0.5 0.1 0.1\r\n", 19),
+		     FUNDUS_CONVERT_YOLO);
 	CHECK_INT_EQ(fundus_convert_detect_buffer("image,xmin\n", 11), FUNDUS_CONVERT_CSV);
 	CHECK_INT_EQ(fundus_convert_detect_buffer("a.jpg,1,2,3,4,b\n", 16), FUNDUS_CONVERT_CSV);
 }

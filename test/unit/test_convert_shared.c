@@ -117,9 +117,10 @@ static int round_trip(const struct fundus_convert_set *a, const struct fundus_co
 		while (1) {
 			const char *ep = strchr(p, '\n'), *eq = strchr(q, '\n');
 
-			if (ep == NULL || eq == NULL || ep - p != eq - q || memcmp(p, q, (size_t)(ep - p))) {
-				fprintf(stderr, "%s: records differ:\nbefore: %.*s\nafter:  %.*s\n", what,
-					ep ? (int)(ep - p) : (int)strlen(p), p,
+			if (ep == NULL || eq == NULL || ep - p != eq - q ||
+			    memcmp(p, q, (size_t)(ep - p))) {
+				fprintf(stderr, "%s: records differ:\nbefore: %.*s\nafter:  %.*s\n",
+					what, ep ? (int)(ep - p) : (int)strlen(p), p,
 					eq ? (int)(eq - q) : (int)strlen(q), q);
 				break;
 			}
@@ -235,8 +236,10 @@ TEST(coco_results_file)
 TEST(voc_files)
 {
 	static const char *const dirs[] = {
-	    "voc/voc2012-official/Annotations", "voc/mmdetection-voc2007",
-	    "voc/cvat-voc1.1/Annotations",      "voc/labelimg-raccoon/annotations",
+	    "voc/voc2012-official/Annotations",
+	    "voc/mmdetection-voc2007",
+	    "voc/cvat-voc1.1/Annotations",
+	    "voc/labelimg-raccoon/annotations",
 	    "voc/datumaro-cvat/voc_dataset1/Annotations",
 	    "voc/datumaro-cvat/voc_dataset2/Annotations",
 	    "voc/datumaro-cvat/voc_dataset3/Annotations",
@@ -381,14 +384,13 @@ TEST(yolo_folders)
 	};
 	struct fundus_convert_set *sizes;
 	struct fundus_convert_options io;
-	const char *known =
-	    "{\"image\":\"1.jpg\",\"width\":10,\"height\":5}\n"
-	    "{\"image\":\"img_2.jpg\",\"width\":640,\"height\":427}\n"
-	    "{\"image\":\"img_3.jpg\",\"width\":640,\"height\":360}\n"
-	    "{\"image\":\"img_4.jpg\",\"width\":640,\"height\":494}\n"
-	    "{\"image\":\"img_5.jpg\",\"width\":640,\"height\":425}\n"
-	    "{\"image\":\"img_6.jpg\",\"width\":1280,\"height\":720}\n"
-	    "{\"image\":\"img_7.jpg\",\"width\":640,\"height\":427}\n";
+	const char *known = "{\"image\":\"1.jpg\",\"width\":10,\"height\":5}\n"
+			    "{\"image\":\"img_2.jpg\",\"width\":640,\"height\":427}\n"
+			    "{\"image\":\"img_3.jpg\",\"width\":640,\"height\":360}\n"
+			    "{\"image\":\"img_4.jpg\",\"width\":640,\"height\":494}\n"
+			    "{\"image\":\"img_5.jpg\",\"width\":640,\"height\":425}\n"
+			    "{\"image\":\"img_6.jpg\",\"width\":1280,\"height\":720}\n"
+			    "{\"image\":\"img_7.jpg\",\"width\":640,\"height\":427}\n";
 
 	/*
 	 * The sizes of images the folders do not include: CVAT's COCO file for

@@ -48,45 +48,45 @@ enum {
 };
 
 static const struct tool_opt opts[] = {
-	{"from", OPT_FROM, "FORMAT", "input format (default: recognised from the content)"},
-	{"to", OPT_TO, "FORMAT", "output format (default records)"},
-	{"output", OPT_OUTPUT, "PATH", "output file, or folder (voc, yolo, split); default stdout"},
-	{"image-dir", OPT_IMAGE_DIR, "DIR", "image names in the files are relative to DIR"},
-	{"labels", OPT_LABELS, "FILE", "label map: pins category and class ids"},
-	{"save-labels", OPT_SAVE_LABELS, "FILE", "write the label map the input defines"},
-	{"first-id", OPT_FIRST_ID, "N", "COCO category id of the first label (default 1)"},
-	{"images", OPT_IMAGES, "FILE", "known images: sizes, paths, COCO ids"},
-	{"no-image-headers", OPT_NO_HEADERS, NULL, "never open image files to learn sizes"},
-	{"csv-coords", OPT_CSV_COORDS, "MODE", "CSV boxes: native (default) or voc"},
-	{"csv-columns", OPT_CSV_COLUMNS, "LIST", "header of the CSV written (or none)"},
-	{"mask-mode", OPT_MASK_MODE, "MODE", "masks: a box per region (default) or value"},
-	{"mask-label", OPT_MASK_LABEL, "NAME", "masks: label of region boxes (default object)"},
-	{"mask-suffix", OPT_MASK_SUFFIX, "TEXT", "masks: taken off a mask's name for its image"},
-	{"rename", OPT_RENAME, "FILE", "rename labels (from,to) before merging"},
-	{"keep-label", OPT_KEEP_LABEL, "LABEL", "keep only objects with this label"},
-	{"drop-label", OPT_DROP_LABEL, "LABEL", "remove objects with this label"},
-	{"validate", OPT_VALIDATE, NULL, "check instead of converting; JSON report"},
-	{"strict", OPT_STRICT, NULL, "warnings are errors; never lose anything"},
-	{"ratio", OPT_RATIO, "R,R[,R]", "split: parts by ratio (train, val[, test])"},
-	{"count", OPT_COUNT, "N,N[,N]", "split: parts by number of records"},
-	{"seed", OPT_SEED, "N", "split: seed of the shuffle (default 1)"},
-	{0},
+    {"from", OPT_FROM, "FORMAT", "input format (default: recognised from the content)"},
+    {"to", OPT_TO, "FORMAT", "output format (default records)"},
+    {"output", OPT_OUTPUT, "PATH", "output file, or folder (voc, yolo, split); default stdout"},
+    {"image-dir", OPT_IMAGE_DIR, "DIR", "image names in the files are relative to DIR"},
+    {"labels", OPT_LABELS, "FILE", "label map: pins category and class ids"},
+    {"save-labels", OPT_SAVE_LABELS, "FILE", "write the label map the input defines"},
+    {"first-id", OPT_FIRST_ID, "N", "COCO category id of the first label (default 1)"},
+    {"images", OPT_IMAGES, "FILE", "known images: sizes, paths, COCO ids"},
+    {"no-image-headers", OPT_NO_HEADERS, NULL, "never open image files to learn sizes"},
+    {"csv-coords", OPT_CSV_COORDS, "MODE", "CSV boxes: native (default) or voc"},
+    {"csv-columns", OPT_CSV_COLUMNS, "LIST", "header of the CSV written (or none)"},
+    {"mask-mode", OPT_MASK_MODE, "MODE", "masks: a box per region (default) or value"},
+    {"mask-label", OPT_MASK_LABEL, "NAME", "masks: label of region boxes (default object)"},
+    {"mask-suffix", OPT_MASK_SUFFIX, "TEXT", "masks: taken off a mask's name for its image"},
+    {"rename", OPT_RENAME, "FILE", "rename labels (from,to) before merging"},
+    {"keep-label", OPT_KEEP_LABEL, "LABEL", "keep only objects with this label"},
+    {"drop-label", OPT_DROP_LABEL, "LABEL", "remove objects with this label"},
+    {"validate", OPT_VALIDATE, NULL, "check instead of converting; JSON report"},
+    {"strict", OPT_STRICT, NULL, "warnings are errors; never lose anything"},
+    {"ratio", OPT_RATIO, "R,R[,R]", "split: parts by ratio (train, val[, test])"},
+    {"count", OPT_COUNT, "N,N[,N]", "split: parts by number of records"},
+    {"seed", OPT_SEED, "N", "split: seed of the shuffle (default 1)"},
+    {0},
 };
 
 static const struct tool_desc desc = {
-	"fundus-convert",
-	"[split | stats] [OPTION]... FILE...",
-	"Convert annotations between records, COCO, PASCAL VOC, CSV and YOLO,\n"
-	"exactly both ways; validate them; split, merge, filter and count datasets.\n"
-	"Formats: records, coco, coco-results, voc, csv, yolo, masks (input only).",
-	opts,
-	"Examples:\n"
-	"  fundus-convert instances.json > records.jsonl\n"
-	"  fundus-convert --to voc -o Annotations records.jsonl\n"
-	"  fundus-convert --from yolo --images records.jsonl --to coco -o out.json labels/\n"
-	"  fundus-convert --validate --strict records.jsonl\n"
-	"  fundus-convert split --ratio 0.8,0.2 --seed 1 -o parts records.jsonl\n"
-	"  fundus-convert stats records.jsonl\n",
+    "fundus-convert",
+    "[split | stats] [OPTION]... FILE...",
+    "Convert annotations between records, COCO, PASCAL VOC, CSV and YOLO,\n"
+    "exactly both ways; validate them; split, merge, filter and count datasets.\n"
+    "Formats: records, coco, coco-results, voc, csv, yolo, masks (input only).",
+    opts,
+    "Examples:\n"
+    "  fundus-convert instances.json > records.jsonl\n"
+    "  fundus-convert --to voc -o Annotations records.jsonl\n"
+    "  fundus-convert --from yolo --images records.jsonl --to coco -o out.json labels/\n"
+    "  fundus-convert --validate --strict records.jsonl\n"
+    "  fundus-convert split --ratio 0.8,0.2 --seed 1 -o parts records.jsonl\n"
+    "  fundus-convert stats records.jsonl\n",
 };
 
 enum command { CMD_CONVERT, CMD_SPLIT, CMD_STATS };
@@ -179,7 +179,8 @@ static void merge_labels(struct fundus_convert_labels **dst, struct fundus_conve
  * the same image. Returns the number of inputs that failed.
  */
 static int read_inputs(struct cli *c, char **files, int n, struct fundus_convert_set *all,
-		       const struct fundus_convert_rename *rename, struct fundus_convert_labels **saved)
+		       const struct fundus_convert_rename *rename,
+		       struct fundus_convert_labels **saved)
 {
 	int failed = 0;
 
@@ -190,8 +191,8 @@ static int read_inputs(struct cli *c, char **files, int n, struct fundus_convert
 
 		if (fundus_convert_set_new(&one) < 0)
 			tool_die("out of memory");
-		if (fundus_convert_read(files[i], &c->o, one, &rep, c->save_labels ? &labels : NULL) <
-		    0) {
+		if (fundus_convert_read(files[i], &c->o, one, &rep,
+					c->save_labels ? &labels : NULL) < 0) {
 			tool_lib_error("cannot read", files[i]);
 			fundus_convert_set_free(one);
 			failed++;
@@ -301,8 +302,8 @@ static void print_issues(const cJSON *report)
 		const cJSON *rec = cJSON_GetObjectItemCaseSensitive(i, "record");
 
 		if (cJSON_IsString(img))
-			tool_error("%s: '%s': %s", sev ? sev->valuestring : "error", img->valuestring,
-				   msg ? msg->valuestring : "");
+			tool_error("%s: '%s': %s", sev ? sev->valuestring : "error",
+				   img->valuestring, msg ? msg->valuestring : "");
 		else
 			tool_error("%s: record %d: %s", sev ? sev->valuestring : "error",
 				   rec ? rec->valueint : 0, msg ? msg->valuestring : "");
@@ -431,9 +432,10 @@ static int parse_options(struct cli *c, int argc, char **argv)
 		case OPT_TO:
 			if (fundus_convert_format_parse(optarg, &c->o.to) < 0 ||
 			    c->o.to == FUNDUS_CONVERT_AUTO || c->o.to == FUNDUS_CONVERT_MASKS)
-				tool_usage_error("--to: '%s' is not an output format (records, coco, "
-						 "coco-results, voc, csv, yolo)",
-						 optarg);
+				tool_usage_error(
+				    "--to: '%s' is not an output format (records, coco, "
+				    "coco-results, voc, csv, yolo)",
+				    optarg);
 			break;
 		case OPT_OUTPUT: c->output = optarg; break;
 		case OPT_IMAGE_DIR: c->o.image_dir = optarg; break;
@@ -459,7 +461,8 @@ static int parse_options(struct cli *c, int argc, char **argv)
 			else if (strcmp(optarg, "values") == 0)
 				c->o.mask_mode = FUNDUS_MASK_VALUES;
 			else
-				tool_usage_error("--mask-mode: '%s' is not regions or values", optarg);
+				tool_usage_error("--mask-mode: '%s' is not regions or values",
+						 optarg);
 			break;
 		case OPT_MASK_LABEL:
 			if (optarg[0] == '\0')
@@ -522,7 +525,8 @@ int main(int argc, char **argv)
 		tool_usage_error("--to %s writes a folder: give it with -o DIR",
 				 fundus_convert_format_name(c.o.to));
 	if (c.validate && c.cmd != CMD_CONVERT)
-		tool_usage_error("--validate does not go with %s", c.cmd == CMD_SPLIT ? "split" : "stats");
+		tool_usage_error("--validate does not go with %s",
+				 c.cmd == CMD_SPLIT ? "split" : "stats");
 
 	if (c.labels_path) {
 		if (fundus_convert_labels_load(c.labels_path, c.o.first_id, &labels) < 0) {

@@ -216,7 +216,7 @@ struct fundus_convert_report {
 		const char *unit; /* "objects", "records", "categories", ... (plural) */
 		int64_t count;
 	} loss[FUNDUS_CONVERT_MAX_LOSS];
-	const char *hint; /* how to keep them, or NULL ("keep them with --save-labels") */
+	const char *hint;         /* how to keep them, or NULL ("keep them with --save-labels") */
 	int64_t records, objects; /* read or written */
 };
 
@@ -264,7 +264,8 @@ int fundus_convert_write(const char *path, const struct fundus_convert_set *set,
  * errors of the formatters.
  */
 int fundus_convert_losses(const struct fundus_convert_set *set,
-			  const struct fundus_convert_options *o, struct fundus_convert_report *rep);
+			  const struct fundus_convert_options *o,
+			  struct fundus_convert_report *rep);
 
 /* Writes a single-file format (RECORDS, COCO, COCO_RESULTS, CSV) to a stream. */
 int fundus_convert_write_stream(FILE *f, const struct fundus_convert_set *set,
@@ -287,8 +288,8 @@ int fundus_convert_parse_voc(const char *text, size_t len, const struct fundus_c
 int fundus_convert_parse_csv(const char *text, size_t len, const struct fundus_convert_options *o,
 			     struct fundus_convert_set *set);
 int fundus_convert_parse_yolo(const char *text, size_t len,
-			      const struct fundus_convert_labels *classes, struct fundus_record *rec,
-			      struct fundus_convert_set *set);
+			      const struct fundus_convert_labels *classes,
+			      struct fundus_record *rec, struct fundus_convert_set *set);
 
 /*
  * Formatters: a new NUL-terminated buffer (*out, *len; fundus_free()).
@@ -354,8 +355,8 @@ int fundus_convert_merge(struct fundus_convert_set *dst, struct fundus_convert_s
  * in drop (NULL: none); records are kept even when left without objects.
  * Returns the number of objects removed, or FUNDUS_ENOMEM.
  */
-int64_t fundus_convert_filter(struct fundus_convert_set *set, const char *const *keep, size_t n_keep,
-			      const char *const *drop, size_t n_drop);
+int64_t fundus_convert_filter(struct fundus_convert_set *set, const char *const *keep,
+			      size_t n_keep, const char *const *drop, size_t n_drop);
 
 /*
  * The key by which split keeps byte-identical images together, as a new
