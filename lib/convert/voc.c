@@ -448,6 +448,11 @@ static int read_object(const struct xnode *obj, struct fundus_record *r)
 	for (const struct xnode *c = obj->child; c; c = c->next) {
 		if (c == name || c == box)
 			continue;
+		/* One box an object: a second would be taken for members of the first. */
+		if (strcmp(c->name, "bndbox") == 0) {
+			cJSON_Delete(voc);
+			return xerror(c, "a second <bndbox> in one <object>");
+		}
 		if (strcmp(c->name, "pose") == 0 && c->child == NULL && c->attr == NULL &&
 		    !fundus__cv_extra_get(o->extra, "pose")) {
 			rc = fundus__cv_extra_add(&o->extra, "pose", to_json(c));

@@ -519,6 +519,10 @@ TEST(voc_malformed)
 		    "<xmax>2</xmax><ymax>2</ymax></bndbox></object></annotation>",
 		    NULL, "<xmin>: 'one' is not a number");
 	CHECK_FAILS(FUNDUS_CONVERT_VOC,
+		    "<annotation><object><name>d</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
+		    "<xmax>2</xmax><ymax>2</ymax></bndbox><bndbox/></object></annotation>",
+		    NULL, "a second <bndbox> in one <object>");
+	CHECK_FAILS(FUNDUS_CONVERT_VOC,
 		    "<annotation><object><bndbox><xmin>1</xmin></bndbox></object></annotation>",
 		    NULL, "<object> without <name>");
 	CHECK_FAILS(FUNDUS_CONVERT_VOC,
