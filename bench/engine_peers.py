@@ -1,14 +1,15 @@
 """The peers of bench/engine: the same one-class yolov3-tiny in PyTorch,
 OpenCV's dnn module and darknet, timed the way bench_engine times ours.
 
-    engine_peers.py torch-train THREADS RUNS STEPS
-    engine_peers.py torch-infer THREADS SIZE RUNS PASSES
+    engine_peers.py torch-train THREADS RUNS STEPS [passive]
+    engine_peers.py torch-infer THREADS SIZE RUNS PASSES [passive]
     engine_peers.py setup DIR                  darknet cfgs, weights, images
     engine_peers.py opencv-infer DIR THREADS SIZE RUNS PASSES
     engine_peers.py darknet-infer DIR SIZE RUNS PASSES
     engine_peers.py darknet-train DIR          reads `darknet detector train` output on stdin
 
-Run with Debian's /usr/bin/python3 (python3-torch, python3-opencv). Each
+"passive" only names the result torch-passive: bench/engine runs it with
+OMP_WAIT_POLICY=PASSIVE. Run with Debian's /usr/bin/python3 (python3-torch, python3-opencv). Each
 measurement ends with a line "RESULT name value value ..." (one value per
 run): images/s for training, ms/image for inference.
 
@@ -77,7 +78,11 @@ def torch_threads(torch, threads):
         pass
 
 
-def torch_train(threads, runs, steps, batch=8, size=256):
+def torch_name(threads, passive):
+    return "torch-passive" if passive else "torch"
+
+
+def torch_train(threads, runs, steps, passive=False, batch=8, size=256):
     torch, model = torch_model()
     torch_threads(torch, threads)
     torch.manual_seed(1)
@@ -99,10 +104,10 @@ def torch_train(threads, runs, steps, batch=8, size=256):
             values.append(steps * batch / (time.perf_counter() - t0))
             print("torch train %d threads: run %d: %.2f images/s" % (threads, r + 1, values[-1]),
                   file=sys.stderr)
-    result("torch.train.t%d" % threads, values)
+    result("%s.train.t%d" % (torch_name(threads, passive), threads), values)
 
 
-def torch_infer(threads, size, runs, passes):
+def torch_infer(threads, size, runs, passes, passive=False):
     torch, model = torch_model()
     torch_threads(torch, threads)
     model.eval()
@@ -118,7 +123,7 @@ def torch_infer(threads, size, runs, passes):
                 print("torch infer %d threads at %d: run %d: %.2f ms" % (threads, size, r + 1,
                                                                         values[-1]),
                       file=sys.stderr)
-    result("torch.infer%d.t%d" % (size, threads), values)
+    result("%s.infer%d.t%d" % (torch_name(threads, passive), size, threads), values)
 
 
 def darknet_cfg(size, batch, max_batches):
@@ -249,9 +254,10 @@ def darknet_train(batch=8):
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "torch-train":
-        torch_train(int(args[0]), int(args[1]), int(args[2]))
+        torch_train(int(args[0]), int(args[1]), int(args[2]), args[3:] == ["passive"])
     elif cmd == "torch-infer":
-        torch_infer(int(args[0]), int(args[1]), int(args[2]), int(args[3]))
+        torch_infer(int(args[0]), int(args[1]), int(args[2]), int(args[3]),
+                    args[4:] == ["passive"])
     elif cmd == "setup":
         setup(os.path.abspath(args[0]))
     elif cmd == "opencv-infer":

@@ -358,6 +358,11 @@ void fundus_nn_optim_defaults(struct fundus_nn_optim_params *p);
 /* The learning rate of step (counted from 0) under p's schedule. */
 double fundus_nn_schedule_lr(const struct fundus_nn_optim_params *p, long step);
 
+/*
+ * Makes an optimiser for net, with its state (momenta, moving average) at
+ * zero and the average at the current weights. The network must outlive
+ * it; fundus_nn_optim_free() releases it (NULL is fine).
+ */
 int fundus_nn_optim_new(struct fundus_nn_optim **out, struct fundus_net *net,
 			const struct fundus_nn_optim_params *p);
 void fundus_nn_optim_free(struct fundus_nn_optim *opt);
