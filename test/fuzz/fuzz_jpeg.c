@@ -8,20 +8,7 @@
 #include <string.h>
 
 #include "fundus/image.h"
-
-/* Reads with ro; frees the result. Returns the read's code. */
-static int try_read(struct fundus_image_source *src, const struct fundus_read_options *ro,
-		    struct fundus_image **keep)
-{
-	struct fundus_image *img;
-	int rc = fundus_image_read(src, ro, &img);
-
-	if (rc == 0 && keep)
-		*keep = img;
-	else
-		fundus_image_free(img);
-	return rc;
-}
+#include "fuzz_image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fundus_read_options_default(&ro);
 	ro.format = FUNDUS_PIX_NONE;
-	(void)try_read(src, &ro, NULL);
+	(void)fuzz_try_read(src, &ro, NULL);
 	ro.scale = 8;
-	(void)try_read(src, &ro, &small);
+	(void)fuzz_try_read(src, &ro, &small);
 
 	/* A region chosen by the last byte, at scale 1 or 2, oriented or not. */
 	ro.scale = sel & 1 ? 2 : 1;
@@ -67,28 +54,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ro.region.w = w - w / 3 > 1 ? (w - w / 3) / 2 + 1 : 1;
 		ro.region.h = h - h / 4 > 1 ? (h - h / 4) / 2 + 1 : 1;
 	}
-	(void)try_read(src, &ro, NULL);
+	(void)fuzz_try_read(src, &ro, NULL);
 	fundus_image_close(src);
 
 	/* What the decoder produced, the encoder must write and read back. */
 	if (small != NULL) {
 		struct fundus_save_options so;
-		struct fundus_image *back;
-		uint8_t *enc;
-		size_t n;
 
 		fundus_save_options_default(&so);
 		so.type = FUNDUS_IMAGE_JPEG;
 		so.subsample = sel & 4 ? 1 : 0;
-		if (fundus_image_encode(small, &so, &enc, &n) != 0)
-			abort();
-		if (fundus_image_open_memory(&src, enc, n, NULL) != 0 ||
-		    fundus_image_read(src, NULL, &back) != 0 || back->width != small->width ||
-		    back->height != small->height)
-			abort();
-		fundus_image_free(back);
-		fundus_image_close(src);
-		fundus_free(enc);
+		fuzz_round_trip(small, &so, 0);
 		fundus_image_free(small);
 	}
 	return 0;

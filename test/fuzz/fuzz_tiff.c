@@ -10,55 +10,9 @@
 #include <string.h>
 
 #include "fundus/image.h"
+#include "fuzz_image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Reads with ro; keeps the result in *keep if asked, else frees it. */
-static int try_read(struct fundus_image_source *src, const struct fundus_read_options *ro,
-		    struct fundus_image **keep)
-{
-	struct fundus_image *img;
-	int rc = fundus_image_read(src, ro, &img);
-
-	if ((rc == 0) != (img != NULL))
-		abort();
-	if (rc == 0 && keep)
-		*keep = img;
-	else
-		fundus_image_free(img);
-	return rc;
-}
-
-/* Encodes img as TIFF (LZW) and checks that it decodes to the same pixels. */
-static void round_trip(const struct fundus_image *img)
-{
-	struct fundus_save_options so;
-	struct fundus_read_options ro;
-	struct fundus_image_source *src;
-	struct fundus_image *back = NULL;
-	uint8_t *enc;
-	size_t n, row = (size_t)img->width * fundus_pixfmt_channels(img->format) *
-			fundus_pixfmt_bytes(img->format);
-
-	fundus_save_options_default(&so);
-	so.type = FUNDUS_IMAGE_TIFF;
-	if (fundus_image_encode(img, &so, &enc, &n) != 0)
-		abort();
-	fundus_read_options_default(&ro);
-	ro.format = FUNDUS_PIX_NONE;
-	if (fundus_image_open_memory(&src, enc, n, NULL) != 0)
-		abort();
-	if (fundus_image_read(src, &ro, &back) != 0 || back->format != img->format ||
-	    back->width != img->width || back->height != img->height)
-		abort();
-	for (int y = 0; y < img->height; y++)
-		if (memcmp(img->data + (size_t)y * img->stride,
-			   back->data + (size_t)y * back->stride, row) != 0)
-			abort();
-	fundus_image_close(src);
-	fundus_image_free(back);
-	fundus_free(enc);
-}
 
 /* A region of about a quarter of a w x h level, in its middle. */
 static void middle(struct fundus_read_options *ro, int w, int h)
@@ -102,9 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fundus_read_options_default(&ro);
 	ro.format = FUNDUS_PIX_NONE;
-	(void)try_read(src, &ro, NULL);
+	(void)fuzz_try_read(src, &ro, NULL);
 	ro.scale = 2 + (sel & 7);
-	(void)try_read(src, &ro, &small);
+	(void)fuzz_try_read(src, &ro, &small);
 
 	ro.scale = sel & 8 ? 3 : 1;
 	ro.keep_orientation = (sel >> 4) & 1;
@@ -112,24 +66,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		middle(&ro, info->height, info->width);
 	else
 		middle(&ro, info->width, info->height);
-	(void)try_read(src, &ro, NULL);
+	(void)fuzz_try_read(src, &ro, NULL);
 
 	if (info->levels > 1) {
 		fundus_read_options_default(&ro);
 		ro.level = 1;
-		(void)try_read(src, &ro, NULL);
+		(void)fuzz_try_read(src, &ro, NULL);
 		middle(&ro, info->level[1].width, info->level[1].height);
-		(void)try_read(src, &ro, NULL);
+		(void)fuzz_try_read(src, &ro, NULL);
 	}
 	if (info->pages > 1) {
 		fundus_read_options_default(&ro);
 		ro.page = info->pages - 1;
 		ro.scale = 2;
-		(void)try_read(src, &ro, NULL);
+		(void)fuzz_try_read(src, &ro, NULL);
 	}
 	fundus_image_close(src);
 	if (small != NULL) {
-		round_trip(small);
+		struct fundus_save_options so;
+
+		fundus_save_options_default(&so);
+		so.type = FUNDUS_IMAGE_TIFF;
+		fuzz_round_trip(small, &so, 1);
 		fundus_image_free(small);
 	}
 	return 0;
