@@ -320,6 +320,7 @@ static void bench_layers(void)
 	printf("bounds from the products alone: inference %.2f ms/image, training %.1f images/s "
 	       "(batch 8)\n",
 	       1e3 * gemm_inf / b, 8 / gemm_train);
+	printf("OpenBLAS kernels: %s\n", fundus_nn_blas_core());
 	printf("RESULT gemm.infer%d.t%d %.3f\n", size, threads, 1e3 * gemm_inf / b);
 	printf("RESULT gemm.train.t%d %.3f\n", threads, 8 / gemm_train);
 	fundus_nn_ctx_free(ctx);

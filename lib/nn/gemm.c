@@ -26,3 +26,10 @@ void fundus__blas_threads(int n)
 {
 	openblas_set_num_threads(n < 1 ? 1 : n);
 }
+
+const char *fundus_nn_blas_core(void)
+{
+	const char *name = openblas_get_corename();
+
+	return name ? name : "unknown";
+}

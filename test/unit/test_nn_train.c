@@ -433,6 +433,7 @@ TEST(bad_uses)
 	CHECK_INT_EQ(fundus_nn_backward(ctx), FUNDUS_EINVAL);
 	CHECK_INT_EQ(fundus_nn_set_output_grad(ctx, 0, &g), FUNDUS_EINVAL);
 	CHECK_INT_EQ(fundus_nn_get_input_grad(ctx, &g), FUNDUS_EINVAL);
+	CHECK(fundus_nn_blas_core()[0] != '\0');
 	fundus_nn_ctx_free(ctx);
 	linear_free(&m);
 	linear_free(&other);

@@ -266,6 +266,15 @@ struct fundus_nn_ctx_params {
 				     clock, 2 in processor time of the calling thread */
 };
 
+/*
+ * The name of the OpenBLAS kernels in use ("SkylakeX", "Haswell"), static.
+ * OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons and falls back to
+ * "Prescott", its generic kernels, three to five times slower; the
+ * environment variable OPENBLAS_CORETYPE (read when the process starts)
+ * chooses others. Programs may warn when they see "Prescott".
+ */
+const char *fundus_nn_blas_core(void);
+
 /* Fills p with the defaults: inference, fast path, batch 1, one thread. */
 void fundus_nn_ctx_defaults(struct fundus_nn_ctx_params *p);
 
