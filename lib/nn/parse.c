@@ -248,13 +248,72 @@ static const char *list_next(const char *s, int *bad)
 	return *s ? s : NULL;
 }
 
+/*
+ * Parses one number or a comma-separated list of them, integers or floats
+ * as k says, into spec; a list also stores its count.
+ */
+static int parse_numbers(const struct fundus__section *sec, const struct fundus__option *o,
+			 const struct fundus__key *k, char *base)
+{
+	int ints = k->kind == FUNDUS__KEY_INT || k->kind == FUNDUS__KEY_INTS;
+	int single = k->kind == FUNDUS__KEY_INT || k->kind == FUNDUS__KEY_FLOAT;
+	const char *what = ints ? (single ? "an integer" : "a list of integers")
+				: (single ? "a number" : "a list of numbers");
+	const char *s = o->value, *next;
+	int count = 0, bad = 0;
+
+	for (;;) {
+		long iv = 0;
+		double v = 0;
+
+		if ((ints ? read_int(s, &next, &iv) : read_float(s, &next, &v)) < 0)
+			return fundus_error_set(FUNDUS_EFORMAT, "line %d: [%s]: %s: '%s' is not %s",
+						o->line, sec->name, k->name, o->value, what);
+		if (ints)
+			v = (double)iv;
+		if (v < k->min || v > k->max)
+			return ints ? fundus_error_set(FUNDUS_EFORMAT,
+						       "line %d: [%s]: %s: %ld is out of range "
+						       "(%.0f to %.0f)",
+						       o->line, sec->name, k->name, iv, k->min, k->max)
+				    : fundus_error_set(FUNDUS_EFORMAT,
+						       "line %d: [%s]: %s: %g is out of range "
+						       "(%g to %g)",
+						       o->line, sec->name, k->name, v, k->min, k->max);
+		if (single) {
+			while (*next == ' ' || *next == '\t')
+				next++;
+			if (*next != '\0')
+				return fundus_error_set(FUNDUS_EFORMAT,
+							"line %d: [%s]: %s: '%s' is not %s", o->line,
+							sec->name, k->name, o->value, what);
+		} else if (count >= FUNDUS__MAX_LIST) {
+			return fundus_error_set(FUNDUS_ELIMIT, "line %d: [%s]: %s: more than %d values",
+						o->line, sec->name, k->name, FUNDUS__MAX_LIST);
+		}
+		if (ints)
+			((int *)(base + k->offset))[count++] = (int)iv;
+		else
+			((float *)(base + k->offset))[count++] = (float)v;
+		if (single)
+			return 0;
+		s = list_next(next, &bad);
+		if (bad)
+			return fundus_error_set(FUNDUS_EFORMAT, "line %d: [%s]: %s: '%s' is not %s",
+						o->line, sec->name, k->name, o->value, what);
+		if (s == NULL)
+			break;
+	}
+	*(int *)(base + k->count_offset) = count;
+	return 0;
+}
+
 /* Parses one option's value into spec as key k says. */
 static int parse_value(const struct fundus__section *sec, const struct fundus__option *o,
 		       const struct fundus__key *k, void *spec)
 {
 	char *base = spec;
-	const char *s = o->value, *next;
-	int count = 0, bad = 0;
+	const char *s = o->value;
 
 	switch (k->kind) {
 	case FUNDUS__KEY_ENUM:
@@ -277,94 +336,9 @@ static int parse_value(const struct fundus__section *sec, const struct fundus__o
 		}
 	case FUNDUS__KEY_INT:
 	case FUNDUS__KEY_INTS:
-		for (;;) {
-			long v;
-
-			if (read_int(s, &next, &v) < 0)
-				return fundus_error_set(
-				    FUNDUS_EFORMAT, "line %d: [%s]: %s: '%s' is not %s", o->line,
-				    sec->name, k->name, o->value,
-				    k->kind == FUNDUS__KEY_INT ? "an integer"
-							       : "a list of integers");
-			if (v < k->min || v > k->max)
-				return fundus_error_set(FUNDUS_EFORMAT,
-							"line %d: [%s]: %s: %ld is out of range "
-							"(%.0f to %.0f)",
-							o->line, sec->name, k->name, v, k->min,
-							k->max);
-			if (k->kind == FUNDUS__KEY_INT) {
-				while (*next == ' ' || *next == '\t')
-					next++;
-				if (*next != '\0')
-					return fundus_error_set(FUNDUS_EFORMAT,
-								"line %d: [%s]: %s: '%s' is not an "
-								"integer",
-								o->line, sec->name, k->name,
-								o->value);
-				*(int *)(base + k->offset) = (int)v;
-				return 0;
-			}
-			if (count >= FUNDUS__MAX_LIST)
-				return fundus_error_set(
-				    FUNDUS_ELIMIT, "line %d: [%s]: %s: more than %d values",
-				    o->line, sec->name, k->name, FUNDUS__MAX_LIST);
-			((int *)(base + k->offset))[count++] = (int)v;
-			s = list_next(next, &bad);
-			if (bad)
-				return fundus_error_set(FUNDUS_EFORMAT,
-							"line %d: [%s]: %s: '%s' is not a list of "
-							"integers",
-							o->line, sec->name, k->name, o->value);
-			if (s == NULL)
-				break;
-		}
-		*(int *)(base + k->count_offset) = count;
-		return 0;
 	case FUNDUS__KEY_FLOAT:
 	case FUNDUS__KEY_FLOATS:
-		for (;;) {
-			double v;
-
-			if (read_float(s, &next, &v) < 0)
-				return fundus_error_set(
-				    FUNDUS_EFORMAT, "line %d: [%s]: %s: '%s' is not %s", o->line,
-				    sec->name, k->name, o->value,
-				    k->kind == FUNDUS__KEY_FLOAT ? "a number"
-								 : "a list of numbers");
-			if (v < k->min || v > k->max)
-				return fundus_error_set(FUNDUS_EFORMAT,
-							"line %d: [%s]: %s: %g is out of range "
-							"(%g to %g)",
-							o->line, sec->name, k->name, v, k->min,
-							k->max);
-			if (k->kind == FUNDUS__KEY_FLOAT) {
-				while (*next == ' ' || *next == '\t')
-					next++;
-				if (*next != '\0')
-					return fundus_error_set(FUNDUS_EFORMAT,
-								"line %d: [%s]: %s: '%s' is not a "
-								"number",
-								o->line, sec->name, k->name,
-								o->value);
-				*(float *)(base + k->offset) = (float)v;
-				return 0;
-			}
-			if (count >= FUNDUS__MAX_LIST)
-				return fundus_error_set(
-				    FUNDUS_ELIMIT, "line %d: [%s]: %s: more than %d values",
-				    o->line, sec->name, k->name, FUNDUS__MAX_LIST);
-			((float *)(base + k->offset))[count++] = (float)v;
-			s = list_next(next, &bad);
-			if (bad)
-				return fundus_error_set(FUNDUS_EFORMAT,
-							"line %d: [%s]: %s: '%s' is not a list of "
-							"numbers",
-							o->line, sec->name, k->name, o->value);
-			if (s == NULL)
-				break;
-		}
-		*(int *)(base + k->count_offset) = count;
-		return 0;
+		return parse_numbers(sec, o, k, base);
 	}
 	return fundus_error_set(FUNDUS_EINVAL, "bad key table");
 }
