@@ -77,7 +77,22 @@ static void maxpool_state(const struct fundus_nn_ctx *ctx, const struct fundus__
 struct pool_job {
 	struct fundus_nn_ctx *ctx;
 	const struct fundus__layer *l;
+	int backward;
 };
+
+/*
+ * Runs fn over every channel on the pool; a backward run does nothing when
+ * the input wants no gradient.
+ */
+static void by_channels(struct fundus_nn_ctx *ctx, const struct fundus__layer *l,
+			fundus_pool_range_fn fn, int backward)
+{
+	struct pool_job j = {ctx, l, backward};
+
+	if (backward && fundus__in(ctx, l, 0)->dy == NULL)
+		return;
+	fundus__parallel(ctx, (size_t)l->channels, fn, &j);
+}
 
 /* The valid window range [lo, hi) along one axis for output o. */
 static void window(int o, int stride, int offset, int size, int n, int *lo, int *hi)
@@ -227,9 +242,7 @@ static void maxpool_scratch(const struct fundus_nn_ctx *ctx, const struct fundus
 /* Max pooling of every channel, shared over the pool. */
 static void maxpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
-	struct pool_job j = {ctx, l};
-
-	fundus__parallel(ctx, (size_t)l->channels, maxpool_fwd_range, &j);
+	by_channels(ctx, l, maxpool_fwd_range, 0);
 }
 
 /* Routes the gradient of channels [b, e) to where the maxima were. */
@@ -252,10 +265,7 @@ static void maxpool_bwd_range(void *arg, size_t b, size_t e, int worker)
 /* Routes the gradient back, by channels. */
 static void maxpool_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
-	struct pool_job j = {ctx, l};
-
-	if (fundus__in(ctx, l, 0)->dy)
-		fundus__parallel(ctx, (size_t)l->channels, maxpool_bwd_range, &j);
+	by_channels(ctx, l, maxpool_bwd_range, 1);
 }
 
 /*
@@ -315,8 +325,10 @@ static void maxpool_backward_ref(struct fundus_nn_ctx *ctx, const struct fundus_
 }
 
 /* Average pooling (local windows) of whole channels [b, e); backward when asked. */
-static void avgpool_range(const struct pool_job *j, size_t b, size_t e, int backward)
+static void avgpool_range(void *arg, size_t b, size_t e, int worker)
 {
+	const struct pool_job *j = arg;
+	int backward = j->backward;
 	const struct pool_spec *sp = j->l->spec;
 	struct fundus__state *in = fundus__in_mut(j->ctx, j->l, 0);
 	struct fundus__state *s = &j->ctx->st[j->l->index];
@@ -354,33 +366,16 @@ static void avgpool_range(const struct pool_job *j, size_t b, size_t e, int back
 		}
 }
 
-/* Forward of channels [b, e). */
-static void avgpool_fwd_range(void *arg, size_t b, size_t e, int worker)
-{
-	avgpool_range(arg, b, e, 0);
-}
-
-/* Backward of channels [b, e). */
-static void avgpool_bwd_range(void *arg, size_t b, size_t e, int worker)
-{
-	avgpool_range(arg, b, e, 1);
-}
-
 /* Average pooling of every channel, shared over the pool. */
 static void avgpool_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
-	struct pool_job j = {ctx, l};
-
-	fundus__parallel(ctx, (size_t)l->channels, avgpool_fwd_range, &j);
+	by_channels(ctx, l, avgpool_range, 0);
 }
 
 /* Spreads the gradient back, by channels. */
 static void avgpool_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
-	struct pool_job j = {ctx, l};
-
-	if (fundus__in(ctx, l, 0)->dy)
-		fundus__parallel(ctx, (size_t)l->channels, avgpool_bwd_range, &j);
+	by_channels(ctx, l, avgpool_range, 1);
 }
 
 /* Reference average pooling: the mean of the pixels inside each window, in double. */
@@ -457,8 +452,10 @@ static int gap_shape(const struct fundus_net *net, const struct fundus__layer *l
 }
 
 /* Global average of channels [b, e); backward spreads the gradient evenly. */
-static void gap_range(const struct pool_job *j, size_t b, size_t e, int backward)
+static void gap_range(void *arg, size_t b, size_t e, int worker)
 {
+	const struct pool_job *j = arg;
+	int backward = j->backward;
 	struct fundus__state *in = fundus__in_mut(j->ctx, j->l, 0);
 	struct fundus__state *s = &j->ctx->st[j->l->index];
 	size_t hw = (size_t)in->h * (size_t)in->w;
@@ -482,33 +479,16 @@ static void gap_range(const struct pool_job *j, size_t b, size_t e, int backward
 		}
 }
 
-/* Forward of channels [b, e). */
-static void gap_fwd_range(void *arg, size_t b, size_t e, int worker)
-{
-	gap_range(arg, b, e, 0);
-}
-
-/* Backward of channels [b, e). */
-static void gap_bwd_range(void *arg, size_t b, size_t e, int worker)
-{
-	gap_range(arg, b, e, 1);
-}
-
 /* The mean of every channel, shared over the pool. */
 static void gap_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
-	struct pool_job j = {ctx, l};
-
-	fundus__parallel(ctx, (size_t)l->channels, gap_fwd_range, &j);
+	by_channels(ctx, l, gap_range, 0);
 }
 
 /* Spreads the gradient back, by channels. */
 static void gap_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
-	struct pool_job j = {ctx, l};
-
-	if (fundus__in(ctx, l, 0)->dy)
-		fundus__parallel(ctx, (size_t)l->channels, gap_bwd_range, &j);
+	by_channels(ctx, l, gap_range, 1);
 }
 
 /* Reference global average: sums in the plain order. */
