@@ -105,6 +105,15 @@ int fundus__cv_index_put_int(struct fundus__cv_index *ix, int64_t key, size_t va
 int fundus__cv_index_get(const struct fundus__cv_index *ix, const char *key, size_t *value);
 int fundus__cv_index_get_int(const struct fundus__cv_index *ix, int64_t key, size_t *value);
 
+/*
+ * Names one output file per record of a folder format: fn[i] gets the stem
+ * of the image's file name plus ext (".xml"), or "<i+1><ext>" for a record
+ * without an image, a string the caller frees. Fails before anything is
+ * written, with FUNDUS_EINVAL naming both images, when two records would be
+ * written to the same file; FUNDUS_ENOMEM when a name cannot be made.
+ */
+int fundus__cv_name_files(const struct fundus_convert_set *set, const char *ext, char **fn);
+
 /* Paths. */
 /* The part after the last '/'. Borrowed from path. */
 const char *fundus__cv_basename(const char *path);

@@ -101,6 +101,53 @@ int fundus_convert_format_parse(const char *name, enum fundus_convert_format *ou
 
 /* Reports. */
 
+/* The output file name of record r (the i-th): its image's stem plus ext. */
+static char *file_name(const struct fundus_record *r, size_t i, const char *ext)
+{
+	size_t e = strlen(ext), n;
+	const char *base;
+	char *s;
+
+	if (r->image == NULL) {
+		s = fundus_malloc(24 + e);
+		if (s)
+			snprintf(s, 24 + e, "%zu%s", i + 1, ext);
+		return s;
+	}
+	base = fundus__cv_basename(r->image);
+	n = fundus__cv_stem_len(base);
+	s = fundus_malloc(n + e + 1);
+	if (s) {
+		memcpy(s, base, n);
+		memcpy(s + n, ext, e + 1);
+	}
+	return s;
+}
+
+int fundus__cv_name_files(const struct fundus_convert_set *set, const char *ext, char **fn)
+{
+	struct fundus__cv_index names = {0};
+	int rc = 0;
+
+	for (size_t i = 0; i < set->n && rc >= 0; i++) {
+		size_t at;
+
+		if ((fn[i] = file_name(set->rec[i], i, ext)) == NULL) {
+			rc = FUNDUS_ENOMEM;
+			break;
+		}
+		rc = fundus__cv_index_put(&names, fn[i], i);
+		if (rc == 0) {
+			fundus__cv_index_get(&names, fn[i], &at);
+			rc = fundus_error_set(FUNDUS_EINVAL,
+					      "images '%s' and '%s' would both be written to '%s'",
+					      set->rec[at]->image, set->rec[i]->image, fn[i]);
+		}
+	}
+	fundus__cv_index_free(&names);
+	return rc < 0 ? rc : 0;
+}
+
 void fundus__cv_report_begin(struct fundus_convert_report *rep, const char *what)
 {
 	if (rep == NULL)

@@ -1096,32 +1096,9 @@ int fundus_convert_format_voc(const struct fundus_record *r, const struct fundus
 	return 0;
 }
 
-/* The name of the XML file of record i: the image's name with .xml, or "<i>.xml". */
-static char *xml_name_of(const struct fundus_record *r, size_t i)
-{
-	char *s;
-
-	if (r->image) {
-		const char *base = fundus__cv_basename(r->image);
-		size_t n = fundus__cv_stem_len(base);
-
-		s = fundus_malloc(n + 5);
-		if (s == NULL)
-			return NULL;
-		memcpy(s, base, n);
-		memcpy(s + n, ".xml", 5);
-		return s;
-	}
-	s = fundus_malloc(32);
-	if (s)
-		snprintf(s, 32, "%zu.xml", i + 1);
-	return s;
-}
-
 int fundus__cv_write_voc(const char *dir, const struct fundus_convert_set *set,
 			 const struct fundus_convert_options *o, struct fundus_convert_report *rep)
 {
-	struct fundus__cv_index names = {0};
 	char **fn = fundus_calloc(set->n + 1, sizeof *fn);
 	int rc = 0;
 
@@ -1129,21 +1106,7 @@ int fundus__cv_write_voc(const char *dir, const struct fundus_convert_set *set,
 	if (fn == NULL)
 		return FUNDUS_ENOMEM;
 	/* Name every file first: a clash writes nothing. */
-	for (size_t i = 0; i < set->n && rc >= 0; i++) {
-		size_t at;
-
-		if ((fn[i] = xml_name_of(set->rec[i], i)) == NULL) {
-			rc = FUNDUS_ENOMEM;
-			break;
-		}
-		rc = fundus__cv_index_put(&names, fn[i], i);
-		if (rc == 0) {
-			fundus__cv_index_get(&names, fn[i], &at);
-			rc = fundus_error_set(FUNDUS_EINVAL,
-					      "images '%s' and '%s' would both be written to '%s'",
-					      set->rec[at]->image, set->rec[i]->image, fn[i]);
-		}
-	}
+	rc = fundus__cv_name_files(set, ".xml", fn);
 	if (rc >= 0)
 		rc = fundus_mkdir_p(dir);
 	for (size_t i = 0; i < set->n && rc >= 0; i++) {
@@ -1164,6 +1127,5 @@ int fundus__cv_write_voc(const char *dir, const struct fundus_convert_set *set,
 	for (size_t i = 0; i < set->n; i++)
 		fundus_free(fn[i]);
 	fundus_free(fn);
-	fundus__cv_index_free(&names);
 	return rc < 0 ? rc : 0;
 }

@@ -436,33 +436,10 @@ int fundus_convert_format_yolo(const struct fundus_record *r,
 	return format_lines(r, r->width, r->height, classes, out, len, rep);
 }
 
-/* The name of record i's label file: the image's name with .txt, or "<i>.txt". */
-static char *txt_name(const struct fundus_record *r, size_t i)
-{
-	char *s;
-
-	if (r->image) {
-		const char *base = fundus__cv_basename(r->image);
-		size_t n = fundus__cv_stem_len(base);
-
-		s = fundus_malloc(n + 5);
-		if (s) {
-			memcpy(s, base, n);
-			memcpy(s + n, ".txt", 5);
-		}
-		return s;
-	}
-	s = fundus_malloc(32);
-	if (s)
-		snprintf(s, 32, "%zu.txt", i + 1);
-	return s;
-}
-
 int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 			  const struct fundus_convert_options *o, struct fundus_convert_report *rep)
 {
 	struct fundus_convert_labels *classes = NULL;
-	struct fundus__cv_index names = {0};
 	struct fundus__jbuf list = {0}, cls = {0};
 	char **fn = fundus_calloc(set->n + 1, sizeof *fn), *labels_dir = NULL, *p;
 	int rc;
@@ -472,21 +449,7 @@ int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 		return FUNDUS_ENOMEM;
 	if ((rc = fundus__cv_yolo_classes(set, o, &classes)) < 0)
 		goto out;
-	for (size_t i = 0; i < set->n && rc >= 0; i++) {
-		size_t at;
-
-		if ((fn[i] = txt_name(set->rec[i], i)) == NULL) {
-			rc = FUNDUS_ENOMEM;
-			break;
-		}
-		rc = fundus__cv_index_put(&names, fn[i], i);
-		if (rc == 0) {
-			fundus__cv_index_get(&names, fn[i], &at);
-			rc = fundus_error_set(FUNDUS_EINVAL,
-					      "images '%s' and '%s' would both be written to '%s'",
-					      set->rec[at]->image, set->rec[i]->image, fn[i]);
-		}
-	}
+	rc = fundus__cv_name_files(set, ".txt", fn);
 	if (rc < 0)
 		goto out;
 	labels_dir = fundus__cv_join(dir, "labels");
@@ -565,7 +528,6 @@ out:
 	fundus_free(labels_dir);
 	fundus_free(list.data);
 	fundus_free(cls.data);
-	fundus__cv_index_free(&names);
 	fundus_convert_labels_free(classes);
 	return rc < 0 ? rc : 0;
 }

@@ -181,4 +181,18 @@ if [ -w /dev/full ]; then
   status=$?
   expect_status 1 "stdout on a full disk"
 fi
+# Two images with the same file name in different folders cannot share one
+# folder of VOC or YOLO files: refused before anything is written.
+cat >clash.jsonl <<'JSONL'
+{"image":"a/eye.jpg","width":10,"height":10,"objects":[{"label":"optic_disc","bbox":[1,1,5,5]}]}
+{"image":"b/eye.jpg","width":10,"height":10,"objects":[]}
+JSONL
+for to in voc yolo; do
+  run fundus-convert -t $to -o "clash-$to" clash.jsonl
+  expect_status 1 "$to: two images for one file"
+  expect_match "$T/err" "images 'a/eye.jpg' and 'b/eye.jpg' would both be written to 'eye\.(xml|txt)'" "$to names both images"
+  checks=$((checks + 1))
+  [ -z "$(find "clash-$to" -type f 2>/dev/null)" ] || fail "$to: files written despite the clash"
+done
+
 finish
