@@ -29,19 +29,6 @@ static struct fundus_image *ramp(int w, int h, enum fundus_pixfmt fmt)
 	return img;
 }
 
-static int same_pixels(const struct fundus_image *a, const struct fundus_image *b)
-{
-	size_t row = (size_t)a->width * fundus_pixfmt_channels(a->format) *
-		     fundus_pixfmt_bytes(a->format);
-
-	if (a->width != b->width || a->height != b->height || a->format != b->format)
-		return 0;
-	for (int y = 0; y < a->height; y++)
-		if (memcmp(a->data + (size_t)y * a->stride, b->data + (size_t)y * b->stride, row))
-			return 0;
-	return 1;
-}
-
 TEST(new_rejects_bad_sizes)
 {
 	struct fundus_image *img = (void *)1;
@@ -65,7 +52,7 @@ TEST(convert_round_trips)
 	for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
 		CHECK_OK(fundus_image_convert(src, fmts[i], &a));
 		CHECK_OK(fundus_image_convert(a, FUNDUS_PIX_RGB8, &b));
-		CHECK(same_pixels(src, b));
+		CHECK(tu_same_pixels(src, b));
 		fundus_image_free(a);
 		fundus_image_free(b);
 	}
@@ -158,7 +145,7 @@ TEST(region_to_stored_matches_orient)
 		fundus__region_to_stored(k, dw, dh, 1, 2, dw - 3, dh - 4, &sx, &sy, &sw, &sh);
 		CHECK_OK(fundus_image_crop(src, sx, sy, sw, sh, &scrop));
 		CHECK_OK(fundus_image_orient(scrop, k, &scrop_or));
-		if (!same_pixels(dcrop, scrop_or))
+		if (!tu_same_pixels(dcrop, scrop_or))
 			HARNESS_FAIL("orientation %d: region maps to the wrong stored pixels", k);
 		fundus_image_free(disp);
 		fundus_image_free(dcrop);

@@ -32,20 +32,6 @@ static struct fundus_image *noise(int w, int h, enum fundus_pixfmt fmt, uint64_t
 	return img;
 }
 
-static int same_pixels(const struct fundus_image *a, const struct fundus_image *b)
-{
-	size_t row;
-
-	if (a == NULL || b == NULL || a->width != b->width || a->height != b->height ||
-	    a->format != b->format)
-		return 0;
-	row = (size_t)a->width * fundus_pixfmt_channels(a->format) * fundus_pixfmt_bytes(a->format);
-	for (int y = 0; y < a->height; y++)
-		if (memcmp(a->data + (size_t)y * a->stride, b->data + (size_t)y * b->stride, row))
-			return 0;
-	return 1;
-}
-
 /* Encodes with our PNG encoder (default options). */
 static int encode_png(const struct fundus_image *img, uint8_t **data, size_t *len)
 {
@@ -288,11 +274,11 @@ TEST(round_trip_every_format_exactly)
 			fundus_read_options_default(&ro);
 			ro.format = FUNDUS_PIX_NONE;
 			CHECK_OK(fundus_image_read(src, &ro, &back));
-			CHECK(same_pixels(img, back));
+			CHECK(tu_same_pixels(img, back));
 			/* The default read converts to rgb8 like fundus_image_convert. */
 			CHECK_OK(fundus_image_read(src, NULL, &rgb));
 			CHECK_OK(fundus_image_convert(img, FUNDUS_PIX_RGB8, &want));
-			CHECK(same_pixels(want, rgb));
+			CHECK(tu_same_pixels(want, rgb));
 			fundus_image_close(src);
 			fundus_image_free(img);
 			fundus_image_free(back);
@@ -314,7 +300,7 @@ TEST(sixteen_bit_values_survive)
 		((uint16_t *)img->data)[i] = (uint16_t)i;
 	CHECK_OK(encode_png(img, &data, &len));
 	CHECK_OK(decode(data, len, NULL, &back));
-	CHECK(same_pixels(img, back));
+	CHECK(tu_same_pixels(img, back));
 	fundus_image_free(img);
 	fundus_image_free(back);
 	fundus_free(data);
@@ -363,7 +349,7 @@ TEST(every_colour_type_and_bit_depth)
 			fundus_read_options_default(&ro);
 			ro.format = FUNDUS_PIX_NONE;
 			CHECK_OK(fundus_image_read(src, &ro, &got));
-			if (!same_pixels(want, got))
+			if (!tu_same_pixels(want, got))
 				HARNESS_FAIL("colour type %d depth %d interlace %d: pixels differ",
 					     r.ctype, r.depth, il);
 			fundus_image_close(src);
@@ -419,7 +405,7 @@ TEST(palette_with_and_without_trns)
 			ro.format = FUNDUS_PIX_NONE;
 			CHECK_OK(fundus_image_read(src, &ro, &got));
 			CHECK_INT_EQ(got->format, t ? FUNDUS_PIX_RGBA8 : FUNDUS_PIX_RGB8);
-			CHECK(same_pixels(want, got));
+			CHECK(tu_same_pixels(want, got));
 			fundus_image_close(src);
 			fundus_image_free(want);
 			fundus_image_free(got);
@@ -453,7 +439,7 @@ TEST(trns_colour_becomes_alpha)
 		want = raw_expected(&r);
 		CHECK(data && want);
 		CHECK_OK(decode(data, len, NULL, &got));
-		CHECK(same_pixels(want, got));
+		CHECK(tu_same_pixels(want, got));
 		fundus_image_free(want);
 		fundus_image_free(got);
 		free(data);
@@ -492,7 +478,7 @@ TEST(interlaced_equals_non_interlaced)
 			CHECK(la != lb || memcmp(a, b, la) != 0);
 			CHECK_OK(decode(a, la, NULL, &ia));
 			CHECK_OK(decode(b, lb, NULL, &ib));
-			if (!same_pixels(ia, ib))
+			if (!tu_same_pixels(ia, ib))
 				HARNESS_FAIL("%dx%d kind %d: interlaced pixels differ", sizes[i][0],
 					     sizes[i][1], k);
 			fundus_image_free(ia);
@@ -534,7 +520,7 @@ static int check_regions(const uint8_t *data, size_t len, uint64_t seed)
 		ro.scale = scale;
 		if (fundus_image_read(src, &ro, &got) < 0 ||
 		    fundus_image_crop(full, x, y, w, h, &crop) < 0 ||
-		    fundus_image_shrink(crop, scale, &want) < 0 || !same_pixels(want, got)) {
+		    fundus_image_shrink(crop, scale, &want) < 0 || !tu_same_pixels(want, got)) {
 			fprintf(stderr, "region %d,%d %dx%d scale %d differs: %s\n", x, y, w, h,
 				scale, fundus_errmsg());
 			bad = 1;
@@ -624,19 +610,19 @@ TEST(exif_orientation_is_applied)
 	ro.format = FUNDUS_PIX_NONE;
 	CHECK_OK(fundus_image_read(src, &ro, &got));
 	CHECK_OK(fundus_image_orient(stored, 6, &want));
-	CHECK(same_pixels(want, got));
+	CHECK(tu_same_pixels(want, got));
 	/* A region is a rectangle of the displayed picture. */
 	ro.region.x = 2, ro.region.y = 5, ro.region.w = 7, ro.region.h = 12;
 	CHECK_OK(fundus_image_read(src, &ro, &region));
 	CHECK_OK(fundus_image_crop(want, 2, 5, 7, 12, &crop));
-	CHECK(same_pixels(crop, region));
+	CHECK(tu_same_pixels(crop, region));
 	fundus_image_free(got);
 	got = NULL;
 	/* keep_orientation gives the stored pixels. */
 	memset(&ro.region, 0, sizeof ro.region);
 	ro.keep_orientation = 1;
 	CHECK_OK(fundus_image_read(src, &ro, &got));
-	CHECK(same_pixels(stored, got));
+	CHECK(tu_same_pixels(stored, got));
 	fundus_image_close(src);
 	fundus_image_free(stored);
 	fundus_image_free(want);
@@ -779,10 +765,10 @@ TEST(encoder_options)
 	CHECK_OK(fundus_image_encode(img, &so, &b, &lb));
 	CHECK_INT_GT(la, 50 * 20 * 8);
 	CHECK_OK(decode(a, la, NULL, &back));
-	CHECK(same_pixels(img, back));
+	CHECK(tu_same_pixels(img, back));
 	fundus_image_free(back);
 	CHECK_OK(decode(b, lb, NULL, &back));
-	CHECK(same_pixels(img, back));
+	CHECK(tu_same_pixels(img, back));
 	fundus_image_free(back);
 	fundus_free(a);
 	fundus_free(b);
@@ -821,33 +807,6 @@ TEST(progress_can_stop_a_decode)
 	fundus_free(data);
 }
 
-/* Fails the Nth allocation of open + read for N = 0, 1, ... until one succeeds. */
-static int sweep(const uint8_t *data, size_t len, const struct fundus_read_options *ro)
-{
-	for (long n = 0; n < 100000; n++) {
-		struct fundus_image_source *src = NULL;
-		struct fundus_image *out = NULL;
-		int rc;
-
-		fundus_alloc_fail_after(n);
-		rc = fundus_image_open_memory(&src, data, len, NULL);
-		if (rc == 0)
-			rc = fundus_image_read(src, ro, &out);
-		fundus_image_close(src);
-		fundus_alloc_fail_after(-1);
-		if (rc == 0) {
-			fundus_image_free(out);
-			return (int)n;
-		}
-		if (rc != FUNDUS_ENOMEM || out != NULL) {
-			fprintf(stderr, "allocation %ld failed gave %d (%s)\n", n, rc,
-				fundus_errmsg());
-			return -1;
-		}
-	}
-	return -1;
-}
-
 TEST(allocation_failures_are_clean)
 {
 	struct fundus_image *img = noise(30, 20, FUNDUS_PIX_RGBA8, 4);
@@ -876,12 +835,12 @@ TEST(allocation_failures_are_clean)
 	inter = raw_kind(30, 20, PNG_COLOR_TYPE_GRAY_ALPHA, 16, 1, 4, &ilen);
 	CHECK(inter != NULL);
 	fundus_read_options_default(&ro);
-	n = sweep(data, len, &ro);
+	n = tu_alloc_sweep_read(data, len, &ro);
 	CHECK_INT_GT(n, 3);
-	CHECK_INT_GT(sweep(inter, ilen, &ro), 3);
+	CHECK_INT_GT(tu_alloc_sweep_read(inter, ilen, &ro), 3);
 	ro.scale = 3;
 	ro.region.x = 3, ro.region.y = 2, ro.region.w = 20, ro.region.h = 15;
-	CHECK_INT_GT(sweep(data, len, &ro), 3);
+	CHECK_INT_GT(tu_alloc_sweep_read(data, len, &ro), 3);
 	fundus_image_free(img);
 	fundus_free(data);
 	free(inter);

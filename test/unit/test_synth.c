@@ -23,17 +23,6 @@ static void small(struct fundus_synth_params *p, int w, int h)
 	p->height = h;
 }
 
-static int same_pixels(const struct fundus_image *a, const struct fundus_image *b)
-{
-	if (a->width != b->width || a->height != b->height || a->format != b->format)
-		return 0;
-	for (int y = 0; y < a->height; y++)
-		if (memcmp(a->data + (size_t)y * a->stride, b->data + (size_t)y * b->stride,
-			   (size_t)a->width * 3) != 0)
-			return 0;
-	return 1;
-}
-
 TEST(same_seed_same_pixels)
 {
 	struct fundus_synth_params p;
@@ -48,8 +37,8 @@ TEST(same_seed_same_pixels)
 	CHECK_INT_EQ(a->width, 240);
 	CHECK_INT_EQ(a->height, 180);
 	CHECK_INT_EQ(a->format, FUNDUS_PIX_RGB8);
-	CHECK(same_pixels(a, b));
-	CHECK(!same_pixels(a, c));
+	CHECK(tu_same_pixels(a, b));
+	CHECK(!tu_same_pixels(a, c));
 	CHECK(memcmp(&ta, &tb, sizeof ta) == 0);
 	CHECK(ta.seed == 42);
 	fundus_image_free(a);
@@ -95,8 +84,8 @@ TEST(threads_do_not_change_pixels)
 	CHECK_OK(fundus_synth_image(&p, 5, &b, NULL));
 	p.pool = pool3;
 	CHECK_OK(fundus_synth_image(&p, 5, &c, NULL));
-	CHECK(same_pixels(a, b));
-	CHECK(same_pixels(a, c));
+	CHECK(tu_same_pixels(a, b));
+	CHECK(tu_same_pixels(a, c));
 	fundus_image_free(a);
 	fundus_image_free(b);
 	fundus_image_free(c);

@@ -53,20 +53,6 @@ static struct fundus_image *smooth(int w, int h, enum fundus_pixfmt fmt)
 	return img;
 }
 
-static int same_pixels(const struct fundus_image *a, const struct fundus_image *b)
-{
-	size_t row;
-
-	if (a == NULL || b == NULL || a->width != b->width || a->height != b->height ||
-	    a->format != b->format)
-		return 0;
-	row = (size_t)a->width * fundus_pixfmt_channels(a->format) * fundus_pixfmt_bytes(a->format);
-	for (int y = 0; y < a->height; y++)
-		if (memcmp(a->data + (size_t)y * a->stride, b->data + (size_t)y * b->stride, row))
-			return 0;
-	return 1;
-}
-
 /* Largest and mean absolute difference of two 8-bit images of one format. */
 static int max_diff(const struct fundus_image *a, const struct fundus_image *b, double *mean)
 {
@@ -281,7 +267,7 @@ static int check_regions(const char *path, int level, uint64_t seed)
 		ro.scale = scale;
 		if (fundus_image_read(src, &ro, &got) < 0 ||
 		    fundus_image_crop(full, x, y, w, h, &crop) < 0 ||
-		    fundus_image_shrink(crop, scale, &want) < 0 || !same_pixels(want, got)) {
+		    fundus_image_shrink(crop, scale, &want) < 0 || !tu_same_pixels(want, got)) {
 			fprintf(stderr, "%s: region %d,%d %dx%d scale %d differs: %s\n", path, x, y,
 				w, h, scale, fundus_errmsg());
 			bad = 1;
@@ -359,7 +345,7 @@ TEST(compressions_layouts_depths_colours_planes)
 							    "%s: JPEG too far: max %d mean "
 							    "%.2f",
 							    name, m, mean);
-					} else if (!same_pixels(img, got)) {
+					} else if (!tu_same_pixels(img, got)) {
 						HARNESS_FAIL("%s: comp %u tiled %d %s separate %d: "
 							     "pixels differ",
 							     name, comps[ci], tiled,
@@ -551,7 +537,7 @@ TEST(cmyk_goes_through_libtiff_rgba)
 		want = libtiff_rgba(path);
 		CHECK(want != NULL);
 		CHECK_OK(fundus_image_convert(want, FUNDUS_PIX_RGB8, &rgb));
-		if (!same_pixels(rgb, got))
+		if (!tu_same_pixels(rgb, got))
 			HARNESS_FAIL("CMYK %d bits tiled %d differs from libtiff", k & 1 ? 16 : 8,
 				     (k & 2) != 0);
 		if (check_regions(path, 0, (uint64_t)k) != 0)
@@ -590,7 +576,7 @@ TEST(jpeg_ycbcr_equals_libtiff)
 	want = libtiff_rgba(path);
 	CHECK(want != NULL);
 	CHECK_OK(fundus_image_convert(want, FUNDUS_PIX_RGB8, &rgb));
-	CHECK(same_pixels(rgb, got));
+	CHECK(tu_same_pixels(rgb, got));
 	CHECK_INT_EQ(check_regions(path, 0, 5), 0);
 	fundus_image_free(img);
 	fundus_image_free(got);
@@ -633,7 +619,7 @@ TEST(pages)
 		ro.page = i;
 		ro.format = FUNDUS_PIX_NONE;
 		CHECK_OK(fundus_image_read(src, &ro, &got));
-		CHECK(same_pixels(img[i], got));
+		CHECK(tu_same_pixels(img[i], got));
 		fundus_image_free(got);
 	}
 	/* Back to page 0 after the others. */
@@ -643,7 +629,7 @@ TEST(pages)
 
 		fundus_read_options_default(&ro);
 		CHECK_OK(fundus_image_read(src, &ro, &got));
-		CHECK(same_pixels(img[0], got));
+		CHECK(tu_same_pixels(img[0], got));
 		fundus_image_free(got);
 	}
 	CHECK_INT_EQ(fundus_image_page_info(src, 3, &info), FUNDUS_EINVAL);
@@ -696,7 +682,7 @@ TEST(pyramid_of_reduced_ifds)
 
 		ro.level = i;
 		CHECK_OK(fundus_image_read(src, &ro, &got));
-		CHECK(same_pixels(lv[i], got));
+		CHECK(tu_same_pixels(lv[i], got));
 		fundus_image_free(got);
 	}
 	ro.level = 2;
@@ -704,7 +690,7 @@ TEST(pyramid_of_reduced_ifds)
 	ro.region.x = 33, ro.region.y = 7, ro.region.w = 40, ro.region.h = 41;
 	CHECK_OK(fundus_image_read(src, &ro, &region));
 	CHECK_OK(fundus_image_crop(full2, 33, 7, 40, 41, &crop));
-	CHECK(same_pixels(crop, region));
+	CHECK(tu_same_pixels(crop, region));
 	{
 		struct fundus_image *none;
 
@@ -796,7 +782,7 @@ TEST(pyramid_of_subifds_and_pages)
 			ro.level = l;
 			ro.format = FUNDUS_PIX_NONE;
 			CHECK_OK(fundus_image_read(src, &ro, &got));
-			if (!same_pixels(lv[pg][l], got))
+			if (!tu_same_pixels(lv[pg][l], got))
 				HARNESS_FAIL("page %d level %d differs", pg, l);
 			fundus_image_free(got);
 		}
@@ -833,15 +819,15 @@ TEST(orientation_tag)
 		ro.format = FUNDUS_PIX_NONE;
 		CHECK_OK(fundus_image_read(src, &ro, &got));
 		CHECK_OK(fundus_image_orient(img, orient, &want));
-		CHECK(same_pixels(want, got));
+		CHECK(tu_same_pixels(want, got));
 		ro.region.x = 3, ro.region.y = 4, ro.region.w = 9, ro.region.h = 13;
 		CHECK_OK(fundus_image_read(src, &ro, &region));
 		CHECK_OK(fundus_image_crop(want, 3, 4, 9, 13, &crop));
-		CHECK(same_pixels(crop, region));
+		CHECK(tu_same_pixels(crop, region));
 		memset(&ro.region, 0, sizeof ro.region);
 		ro.keep_orientation = 1;
 		CHECK_OK(fundus_image_read(src, &ro, &kept));
-		CHECK(same_pixels(img, kept));
+		CHECK(tu_same_pixels(img, kept));
 		fundus_image_close(src);
 		fundus_image_free(img);
 		fundus_image_free(got);
@@ -891,7 +877,7 @@ TEST(huge_sparse_tiled_image_read_by_region)
 	ro.region.w = 700, ro.region.h = 600;
 	CHECK_OK(fundus_image_read(src, &ro, &got));
 	CHECK_OK(fundus_image_crop(tile, 100, 200, 700, 600, &crop));
-	CHECK(same_pixels(crop, got));
+	CHECK(tu_same_pixels(crop, got));
 	fundus_image_free(got);
 	/* A region that touches a missing tile fails cleanly. */
 	ro.region.x -= 200;
@@ -949,7 +935,7 @@ TEST(encoder_every_format_and_compression)
 				if (m > 40 || mean > 2.5)
 					HARNESS_FAIL("%s JPEG: max %d mean %.2f",
 						     fundus_pixfmt_name(fmts[f]), m, mean);
-			} else if (!same_pixels(img, got)) {
+			} else if (!tu_same_pixels(img, got)) {
 				HARNESS_FAIL("%s compression %d differs",
 					     fundus_pixfmt_name(fmts[f]), comp);
 			}
@@ -1151,33 +1137,6 @@ TEST(truncated_and_corrupted_real_encodings)
 	}
 }
 
-/* Fails the Nth allocation of open + read for N = 0, 1, ... until one succeeds. */
-static long sweep(const uint8_t *data, size_t len, const struct fundus_read_options *ro)
-{
-	for (long n = 0; n < 100000; n++) {
-		struct fundus_image_source *src = NULL;
-		struct fundus_image *out = NULL;
-		int rc;
-
-		fundus_alloc_fail_after(n);
-		rc = fundus_image_open_memory(&src, data, len, NULL);
-		if (rc == 0)
-			rc = fundus_image_read(src, ro, &out);
-		fundus_image_close(src);
-		fundus_alloc_fail_after(-1);
-		if (rc == 0) {
-			fundus_image_free(out);
-			return n;
-		}
-		if (rc != FUNDUS_ENOMEM || out != NULL) {
-			fprintf(stderr, "allocation %ld failed gave %d (%s)\n", n, rc,
-				fundus_errmsg());
-			return -1;
-		}
-	}
-	return -1;
-}
-
 /* Reads a whole scratch file into a malloc'd buffer. */
 static uint8_t *slurp(const char *path, size_t *len)
 {
@@ -1215,12 +1174,12 @@ TEST(allocation_failures_are_clean)
 	d1 = slurp(p1, &l1);
 	d2 = slurp(p2, &l2);
 	fundus_read_options_default(&ro);
-	CHECK_INT_GT(sweep(d1, l1, &ro), 2);
-	CHECK_INT_GT(sweep(d2, l2, &ro), 2);
+	CHECK_INT_GT(tu_alloc_sweep_read(d1, l1, &ro), 2);
+	CHECK_INT_GT(tu_alloc_sweep_read(d2, l2, &ro), 2);
 	ro.scale = 3;
 	ro.region.x = 5, ro.region.y = 3, ro.region.w = 30, ro.region.h = 20;
-	CHECK_INT_GT(sweep(d1, l1, &ro), 2);
-	CHECK_INT_GT(sweep(d2, l2, &ro), 2);
+	CHECK_INT_GT(tu_alloc_sweep_read(d1, l1, &ro), 2);
+	CHECK_INT_GT(tu_alloc_sweep_read(d2, l2, &ro), 2);
 	/* The encoder and the pyramid writer. */
 	lv[0] = img;
 	CHECK_OK(fundus_image_shrink(img, 2, &lv[1]));

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fundus/image.h"
 #include "testutil.h"
 
 static char dir[4096];
@@ -86,4 +87,44 @@ const char *tu_shared(void)
 	}
 	printf("skip: ../shared is absent (set FUNDUS_SHARED to its path)\n");
 	return NULL;
+}
+
+int tu_same_pixels(const struct fundus_image *a, const struct fundus_image *b)
+{
+	size_t row;
+
+	if (a == NULL || b == NULL || a->width != b->width || a->height != b->height ||
+	    a->format != b->format)
+		return 0;
+	row = (size_t)a->width * fundus_pixfmt_channels(a->format) * fundus_pixfmt_bytes(a->format);
+	for (int y = 0; y < a->height; y++)
+		if (memcmp(a->data + (size_t)y * a->stride, b->data + (size_t)y * b->stride, row))
+			return 0;
+	return 1;
+}
+
+long tu_alloc_sweep_read(const uint8_t *data, size_t len, const struct fundus_read_options *ro)
+{
+	for (long n = 0; n < 100000; n++) {
+		struct fundus_image_source *src = NULL;
+		struct fundus_image *out = NULL;
+		int rc;
+
+		fundus_alloc_fail_after(n);
+		rc = fundus_image_open_memory(&src, data, len, NULL);
+		if (rc == 0)
+			rc = fundus_image_read(src, ro, &out);
+		fundus_image_close(src);
+		fundus_alloc_fail_after(-1);
+		if (rc == 0) {
+			fundus_image_free(out);
+			return n;
+		}
+		if (rc != FUNDUS_ENOMEM || out != NULL) {
+			fprintf(stderr, "allocation %ld failed gave %d (%s)\n", n, rc,
+				fundus_errmsg());
+			return -1;
+		}
+	}
+	return -1;
 }

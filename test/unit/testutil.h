@@ -24,6 +24,23 @@ int tu_write_file(const char *path, const void *data, size_t len);
  */
 const char *tu_shared(void);
 
+struct fundus_image;
+struct fundus_read_options;
+
+/*
+ * Non-zero when a and b have the same size, format and pixels (the bytes
+ * of each row, whatever the strides). NULL never matches.
+ */
+int tu_same_pixels(const struct fundus_image *a, const struct fundus_image *b);
+
+/*
+ * Allocation-failure sweep over opening an image in memory and reading it
+ * with ro: fails the Nth allocation for N = 0, 1, ... until one run
+ * succeeds, and returns that N; returns -1 (after a message) as soon as a
+ * failing run returns anything but FUNDUS_ENOMEM or leaves an image.
+ */
+long tu_alloc_sweep_read(const uint8_t *data, size_t len, const struct fundus_read_options *ro);
+
 /* Exit status that ctest counts as "skipped". */
 #define TU_SKIP 77
 
