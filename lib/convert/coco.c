@@ -760,13 +760,8 @@ static int coco_categories(const struct fundus_convert_set *set,
 	/* A map without categories (a file that had none) pins nothing; its members still go out.
 	 */
 	if (o->labels && o->labels->n) {
-		for (size_t i = 0; i < set->n; i++)
-			for (size_t j = 0; j < set->rec[i]->n_objects; j++)
-				if (!fundus_convert_labels_find(o->labels,
-								set->rec[i]->objects[j].label))
-					return fundus_error_set(
-					    FUNDUS_EINVAL, "label \"%s\" is not in the label map",
-					    set->rec[i]->objects[j].label);
+		if ((rc = fundus__cv_labels_cover(o->labels, set)) < 0)
+			return rc;
 		*out = o->labels;
 		return 0;
 	}

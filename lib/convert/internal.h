@@ -106,6 +106,13 @@ int fundus__cv_index_get(const struct fundus__cv_index *ix, const char *key, siz
 int fundus__cv_index_get_int(const struct fundus__cv_index *ix, int64_t key, size_t *value);
 
 /*
+ * Checks that every object's label of set is in the label map m: 0, or
+ * FUNDUS_EINVAL naming the first label that is not.
+ */
+int fundus__cv_labels_cover(const struct fundus_convert_labels *m,
+			    const struct fundus_convert_set *set);
+
+/*
  * Names one output file per record of a folder format: fn[i] gets the stem
  * of the image's file name plus ext (".xml"), or "<i+1><ext>" for a record
  * without an image, a string the caller frees. Fails before anything is

@@ -101,6 +101,18 @@ int fundus_convert_format_parse(const char *name, enum fundus_convert_format *ou
 
 /* Reports. */
 
+int fundus__cv_labels_cover(const struct fundus_convert_labels *m,
+			    const struct fundus_convert_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t j = 0; j < set->rec[i]->n_objects; j++)
+			if (!fundus_convert_labels_find(m, set->rec[i]->objects[j].label))
+				return fundus_error_set(FUNDUS_EINVAL,
+							"label \"%s\" is not in the label map",
+							set->rec[i]->objects[j].label);
+	return 0;
+}
+
 /* The output file name of record r (the i-th): its image's stem plus ext. */
 static char *file_name(const struct fundus_record *r, size_t i, const char *ext)
 {

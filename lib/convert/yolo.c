@@ -250,17 +250,11 @@ int fundus__cv_yolo_classes(const struct fundus_convert_set *set,
 	if (o->labels) {
 		if ((rc = positional(o->labels, out)) < 0)
 			return rc;
-		for (size_t i = 0; i < set->n; i++)
-			for (size_t j = 0; j < set->rec[i]->n_objects; j++)
-				if (!fundus_convert_labels_find(*out,
-								set->rec[i]->objects[j].label)) {
-					fundus_convert_labels_free(*out);
-					*out = NULL;
-					return fundus_error_set(
-					    FUNDUS_EINVAL, "label \"%s\" is not in the label map",
-					    set->rec[i]->objects[j].label);
-				}
-		return 0;
+		if ((rc = fundus__cv_labels_cover(*out, set)) < 0) {
+			fundus_convert_labels_free(*out);
+			*out = NULL;
+		}
+		return rc;
 	}
 	/* The classes stored by a YOLO reader, when they are consistent and leave no gap. */
 	if ((rc = fundus_convert_labels_new(&m)) < 0)

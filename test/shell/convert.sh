@@ -195,4 +195,13 @@ for to in voc yolo; do
   [ -z "$(find "clash-$to" -type f 2>/dev/null)" ] || fail "$to: files written despite the clash"
 done
 
+# A label outside a pinned label map is an error for YOLO too, with nothing written.
+printf 'optic_disc\n' >only-disc.txt
+printf '{"image":"x.jpg","width":10,"height":10,"objects":[{"label":"cup","bbox":[1,1,5,5]}]}\n' >cup.jsonl
+run fundus-convert -t yolo --labels only-disc.txt -o yolo-pinned cup.jsonl
+expect_status 1 "yolo: label outside --labels"
+expect_match "$T/err" 'label "cup" is not in the label map' "yolo names the label"
+checks=$((checks + 1))
+[ -z "$(find yolo-pinned -type f 2>/dev/null)" ] || fail "yolo: files written despite the bad label"
+
 finish
