@@ -166,6 +166,8 @@ struct fundus__layer {
 struct fundus_net {
 	char *desc;
 	size_t desc_len;
+	struct fundus__option *opts; /* of the [net] section */
+	int nopts;
 	struct fundus_net_input input;
 	char **labels;
 	int nlabels;
@@ -235,6 +237,13 @@ extern const struct fundus__layer_type fundus__upsample_type;
 extern const struct fundus__layer_type fundus__route_type;
 extern const struct fundus__layer_type fundus__shortcut_type;
 extern const struct fundus__layer_type fundus__yolo_type;
+extern const struct fundus__layer_type fundus__centre_type;
+
+/* The shape, forward and backward of head layers, which pass their input through. */
+int fundus__head_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
+		       const int *in_w, int *h, int *w);
+void fundus__head_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l);
+void fundus__head_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l);
 
 /* Names of activations for key tables, and their values. */
 extern const char *const fundus__act_names[];

@@ -20,18 +20,28 @@ const struct fundus__layer_type *const fundus__layer_types[] = {
     &fundus__route_type,
     &fundus__shortcut_type,
     &fundus__yolo_type,
+    &fundus__centre_type,
     NULL,
 };
 
 /* The keys of the [net] section. */
 struct net_spec {
 	int width, height, channels;
+	int preprocess;
+	float lcn_sigma;
 };
+
+/* How the programs that feed a network prepare its input (fundus/detect.h). */
+static const char *const preprocess_names[] = {"none", "lcn", NULL};
+static const int preprocess_values[] = {0, 1};
 
 static const struct fundus__key net_keys[] = {
     FUNDUS__K_INT("width", struct net_spec, width, 1, 0, 1, FUNDUS_NET_MAX_SIZE),
     FUNDUS__K_INT("height", struct net_spec, height, 1, 0, 1, FUNDUS_NET_MAX_SIZE),
     FUNDUS__K_INT("channels", struct net_spec, channels, 0, 3, 1, FUNDUS_NET_MAX_CHANNELS),
+    FUNDUS__K_ENUM("preprocess", struct net_spec, preprocess, 0, 0, preprocess_names,
+		   preprocess_values),
+    FUNDUS__K_FLOAT("lcn_sigma", struct net_spec, lcn_sigma, 0, 0.05, 0.001, 1),
     FUNDUS__K_END,
 };
 
@@ -57,18 +67,25 @@ const char *fundus_net_builtin_name(int i)
 	return NULL;
 }
 
+/* Frees the key = value options of a section. */
+static void free_options(struct fundus__option *opts, int n)
+{
+	for (int j = 0; j < n; j++) {
+		fundus_free(opts[j].key);
+		fundus_free(opts[j].value);
+	}
+	fundus_free(opts);
+}
+
 void fundus_net_free(struct fundus_net *net)
 {
 	if (net == NULL)
 		return;
+	free_options(net->opts, net->nopts);
 	for (int i = 0; i < net->nlayers; i++) {
 		struct fundus__layer *l = &net->layers[i];
 
-		for (int j = 0; j < l->nopts; j++) {
-			fundus_free(l->opts[j].key);
-			fundus_free(l->opts[j].value);
-		}
-		fundus_free(l->opts);
+		free_options(l->opts, l->nopts);
 		fundus_free(l->spec);
 		if (net->fold_w)
 			fundus_free(net->fold_w[i]);
@@ -293,6 +310,11 @@ static int net_build(struct fundus_net **out, const char *desc, size_t len)
 	rc = fundus__parse_keys(&secs[0], NULL, net_keys, &ns);
 	if (rc < 0)
 		goto fail;
+	/* Keep the options: they answer fundus_net_layer_option(net, -1, key). */
+	net->opts = secs[0].opts;
+	net->nopts = secs[0].nopts;
+	secs[0].opts = NULL;
+	secs[0].nopts = 0;
 	net->input.width = ns.width;
 	net->input.height = ns.height;
 	net->input.channels = ns.channels;
@@ -468,6 +490,12 @@ int fundus_net_layer_channels(const struct fundus_net *net, int layer)
 
 const char *fundus_net_layer_option(const struct fundus_net *net, int layer, const char *key)
 {
+	if (layer == -1) {
+		for (int i = 0; i < net->nopts; i++)
+			if (strcmp(net->opts[i].key, key) == 0)
+				return net->opts[i].value;
+		return NULL;
+	}
 	if (layer < 0 || layer >= net->nlayers)
 		return NULL;
 	for (int i = 0; i < net->layers[layer].nopts; i++)

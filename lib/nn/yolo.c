@@ -60,8 +60,8 @@ static int yolo_build(struct fundus_net *net, struct fundus__layer *l)
 	return 0;
 }
 
-/* Same size as the input. */
-static int yolo_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
+/* Same size as the input (every head). */
+int fundus__head_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
 		      const int *in_w, int *h, int *w)
 {
 	*h = in_h[0];
@@ -69,16 +69,16 @@ static int yolo_shape(const struct fundus_net *net, const struct fundus__layer *
 	return 0;
 }
 
-/* Passes the input through. */
-static void yolo_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+/* Passes the input through (every head). */
+void fundus__head_forward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct fundus__state *s = &ctx->st[l->index];
 
 	memcpy(s->y, fundus__in(ctx, l, 0)->y, s->count * sizeof *s->y);
 }
 
-/* Passes the gradient back. */
-static void yolo_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
+/* Passes the gradient back (every head). */
+void fundus__head_backward(struct fundus_nn_ctx *ctx, const struct fundus__layer *l)
 {
 	struct fundus__state *s = &ctx->st[l->index], *in = fundus__in_mut(ctx, l, 0);
 
@@ -94,9 +94,9 @@ const struct fundus__layer_type fundus__yolo_type = {
     .spec_size = sizeof(struct yolo_spec),
     .is_head = 1,
     .build = yolo_build,
-    .shape = yolo_shape,
-    .forward = yolo_forward,
-    .backward = yolo_backward,
-    .forward_ref = yolo_forward,
-    .backward_ref = yolo_backward,
+    .shape = fundus__head_shape,
+    .forward = fundus__head_forward,
+    .backward = fundus__head_backward,
+    .forward_ref = fundus__head_forward,
+    .backward_ref = fundus__head_backward,
 };

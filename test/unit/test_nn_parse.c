@@ -19,6 +19,33 @@ static int build(const char *desc)
 	return rc;
 }
 
+TEST(centre_head_and_net_options)
+{
+	const char *desc = fundus_net_builtin("disc-centre");
+	const char *bad = "[net]\nwidth=64\nheight=64\npreprocess=lcn\n"
+			  "[convolutional]\nfilters=6\nsize=1\n[centre]\nclasses=1\n";
+	const char *badpp = "[net]\nwidth=64\nheight=64\npreprocess=clahe\n"
+			    "[convolutional]\nfilters=5\nsize=1\n[centre]\n";
+	struct fundus_net *net;
+	int last;
+
+	CHECK(desc != NULL);
+	CHECK_OK(fundus_net_new(&net, desc, strlen(desc), NULL));
+	CHECK_INT_EQ(fundus_net_output_count(net), 1);
+	last = fundus_net_output_layer(net, 0);
+	CHECK_STR_EQ(fundus_net_layer_type(net, last), "centre");
+	CHECK_INT_EQ(fundus_net_layer_channels(net, last), 5);
+	CHECK_STR_EQ(fundus_net_layer_option(net, -1, "preprocess"), "lcn");
+	CHECK_STR_EQ(fundus_net_layer_option(net, -1, "lcn_sigma"), "0.05");
+	CHECK(fundus_net_layer_option(net, -1, "nothing") == NULL);
+	CHECK(fundus_net_layer_option(net, -2, "width") == NULL);
+	fundus_net_free(net);
+	CHECK_INT_EQ(fundus_net_new(&net, bad, strlen(bad), NULL), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "line 8: [centre]: the layer before has 6 channels, not 1 classes + 4 = 5");
+	CHECK_INT_EQ(fundus_net_new(&net, badpp, strlen(badpp), NULL), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "preprocess");
+}
+
 TEST(builtin_yolov3_tiny)
 {
 	const char *desc = fundus_net_builtin("yolov3-tiny");
@@ -29,7 +56,13 @@ TEST(builtin_yolov3_tiny)
 	int i;
 
 	CHECK(desc != NULL);
-	CHECK_STR_EQ(fundus_net_builtin_name(0), "yolov3-tiny");
+	{
+		int found = 0;
+
+		for (i = 0; fundus_net_builtin_name(i); i++)
+			found += strcmp(fundus_net_builtin_name(i), "yolov3-tiny") == 0;
+		CHECK_INT_EQ(found, 1);
+	}
 	CHECK(fundus_net_builtin("no-such-net") == NULL);
 	CHECK_OK(fundus_net_new(&net, desc, strlen(desc), NULL));
 	CHECK_INT_EQ(fundus_net_layer_count(net), 24);
@@ -296,6 +329,7 @@ TEST(alloc_failures_while_building)
 
 int main(int argc, char **argv)
 {
+	RUN(centre_head_and_net_options);
 	RUN(builtin_yolov3_tiny);
 	RUN(output_shapes_at_two_sizes);
 	RUN(bad_descriptions_name_the_line);

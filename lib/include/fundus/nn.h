@@ -173,6 +173,7 @@ int fundus_net_layer_channels(const struct fundus_net *net, int layer);
  * The value of a key as written in a layer's section ("mask" of a [yolo]
  * layer: "3,4,5"), with the spaces around it removed; NULL when the key is
  * absent. Borrowed. For heads whose meaning the engine leaves to callers.
+ * Layer -1 is the [net] section (its "preprocess", "lcn_sigma").
  */
 const char *fundus_net_layer_option(const struct fundus_net *net, int layer, const char *key);
 
