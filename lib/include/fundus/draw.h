@@ -62,7 +62,7 @@ extern "C" {
 #endif
 
 /* Largest text scale and line thickness accepted, in pixels per font pixel / pixels. */
-#define FUNDUS_DRAW_MAX_SCALE 64
+#define FUNDUS_DRAW_MAX_SCALE     64
 #define FUNDUS_DRAW_MAX_THICKNESS 1024
 
 /*
@@ -142,12 +142,13 @@ void fundus_draw_auto_size(int width, int height, int *scale, int *thickness);
  * whichever reads better on rgb. The tag sits on the box's top edge, just
  * above the box, or inside the box's top when there is no room above; it
  * is moved left to stay in the image where it would leave it on the right.
+ * A box wholly outside the image draws nothing.
  * scale_hint 0 chooses the text scale from the image size; 1 ..
  * FUNDUS_DRAW_MAX_SCALE forces one. Errors: those of fundus_draw_rect(),
  * and FUNDUS_EINVAL for scale_hint out of range.
  */
-int fundus_draw_label_box(struct fundus_image *img, const struct fundus_box *box,
-			  const char *text, const uint8_t rgb[3], int scale_hint);
+int fundus_draw_label_box(struct fundus_image *img, const struct fundus_box *box, const char *text,
+			  const uint8_t rgb[3], int scale_hint);
 
 /*
  * Colour i of a palette of distinguishable colours, chosen to stand out on
@@ -174,11 +175,11 @@ void fundus_draw_palette(int i, uint8_t rgb[3]);
  * FUNDUS_DRAW_SHEET_MAX_TILE or the sheet would have more than
  * FUNDUS_DRAW_SHEET_MAX_PIXELS pixels; FUNDUS_ENOMEM.
  */
-#define FUNDUS_DRAW_SHEET_MAX_TILES 10000
-#define FUNDUS_DRAW_SHEET_MAX_TILE 4096
+#define FUNDUS_DRAW_SHEET_MAX_TILES  10000
+#define FUNDUS_DRAW_SHEET_MAX_TILE   4096
 #define FUNDUS_DRAW_SHEET_MAX_PIXELS (INT64_C(1) << 28)
-int fundus_draw_sheet(const struct fundus_image *const *tiles, const char *const *captions,
-		      int n, int columns, int tile_w, struct fundus_image **out);
+int fundus_draw_sheet(const struct fundus_image *const *tiles, const char *const *captions, int n,
+		      int columns, int tile_w, struct fundus_image **out);
 
 /*
  * The incremental form, for a program that makes its images one at a time
@@ -193,7 +194,8 @@ int fundus_draw_sheet(const struct fundus_image *const *tiles, const char *const
  * / tile->width. fundus_draw_sheet_image() lends the sheet's image (valid
  * until fundus_draw_sheet_free(); the caller may draw on it);
  * fundus_draw_sheet_take() hands it over to the caller and leaves the
- * sheet without one. Errors as for fundus_draw_sheet(), tile_h with the
+ * sheet without one (fundus_draw_sheet_image() then returns NULL and put
+ * fails). Errors as for fundus_draw_sheet(), tile_h with the
  * same limits as tile_w; put: FUNDUS_EINVAL for i out of range or tile
  * NULL, FUNDUS_ENOMEM.
  */
@@ -211,16 +213,17 @@ void fundus_draw_sheet_free(struct fundus_sheet *sh);
  * axis (its own scale, for a second quantity: loss on the left, mAP 0..1
  * on the right), up to FUNDUS_PLOT_MAX_SERIES named series drawn as lines
  * with a dot at each point, a legend under the title. Axes have "nice"
- * ticks (1, 2 or 5 x 10^k; powers of ten on a log axis) with labels, and
- * light grid lines at the ticks of the x and left axes.
+ * ticks (1, 2 or 5 x 10^k; powers of ten on a log axis; whole numbers
+ * only on an x axis whose values are all whole, such as epochs) with
+ * labels, and light grid lines at the ticks of the x and left axes.
  *
  * A struct fundus_plot holds copies of everything given to it; render it
  * as often as wanted, at any size. One thread at a time.
  */
 #define FUNDUS_PLOT_MAX_SERIES 8
 #define FUNDUS_PLOT_MAX_POINTS 1000000 /* per series */
-#define FUNDUS_PLOT_MIN_SIZE 160       /* render width and height, pixels */
-#define FUNDUS_PLOT_MAX_SIZE 8192
+#define FUNDUS_PLOT_MIN_SIZE   160     /* render width and height, pixels */
+#define FUNDUS_PLOT_MAX_SIZE   8192
 
 enum fundus_plot_axis {
 	FUNDUS_PLOT_LEFT = 0,  /* y axis on the left */
@@ -260,8 +263,8 @@ int fundus_plot_series(struct fundus_plot *p, const char *name, enum fundus_plot
  * unknown axis, log on the x axis, min >= max when both are given, an end
  * that is infinite, or an end at or below 0 on a log axis; FUNDUS_ENOMEM.
  */
-int fundus_plot_axis(struct fundus_plot *p, enum fundus_plot_axis axis, const char *label,
-		     int log, double min, double max);
+int fundus_plot_axis(struct fundus_plot *p, enum fundus_plot_axis axis, const char *label, int log,
+		     double min, double max);
 
 /*
  * Renders the plot into a new width x height RGB8 image, white background,

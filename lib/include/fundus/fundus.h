@@ -10,6 +10,7 @@
 
 #include "fundus/core.h"
 #include "fundus/convert.h"
+#include "fundus/draw.h"
 #include "fundus/eval.h"
 #include "fundus/file.h"
 #include "fundus/image.h"
