@@ -20,6 +20,30 @@ struct fundus_sheet {
 static const uint8_t sheet_bg[3] = {28, 28, 28};
 static const uint8_t caption_fg[3] = {225, 225, 225};
 
+/* The gap between cells and around them, for tiles tile_w wide. */
+static int sheet_gap(int tile_w)
+{
+	return tile_w / 100 > 2 ? tile_w / 100 : 2;
+}
+
+int fundus_draw_sheet_fit(int width, int columns)
+{
+	int64_t lo = 16, hi = FUNDUS_DRAW_SHEET_MAX_TILE, c = columns;
+
+	if (columns < 1 || c * (lo + sheet_gap((int)lo)) + sheet_gap((int)lo) > width)
+		return 0;
+	/* The sheet's width grows with the tile's: the largest that fits, by bisection. */
+	while (lo < hi) {
+		int64_t mid = (lo + hi + 1) / 2, g = sheet_gap((int)mid);
+
+		if (c * (mid + g) + g <= width)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return (int)lo;
+}
+
 /* Checks the cell count, columns and one side of a tile. */
 static int check_layout(int n, int columns, int side)
 {
@@ -57,7 +81,7 @@ int fundus_draw_sheet_new(struct fundus_sheet **out, int n, int columns, int til
 	sh->columns = columns < n ? columns : n;
 	sh->tile_w = tile_w;
 	sh->tile_h = tile_h;
-	sh->gap = tile_w / 64 > 2 ? tile_w / 64 : 2;
+	sh->gap = sheet_gap(tile_w);
 	fundus_draw_auto_size(tile_w, tile_w, &sh->scale, NULL);
 	sh->caption_h = captions ? FUNDUS_DRAW_FONT_H * sh->scale + sh->gap : 0;
 	cols = sh->columns;

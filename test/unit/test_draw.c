@@ -792,6 +792,32 @@ TEST(sheet_layout)
 	fundus_image_free(tall);
 }
 
+TEST(sheet_fit_width)
+{
+	struct fundus_sheet *sh;
+	const int widths[4] = {400, 1600, 1000, 16384}, cols[4] = {2, 6, 7, 3};
+
+	for (int k = 0; k < 4; k++) {
+		int t = fundus_draw_sheet_fit(widths[k], cols[k]), w;
+
+		CHECK_INT_GE(t, 16);
+		CHECK_OK(fundus_draw_sheet_new(&sh, cols[k], cols[k], t, 16, 0));
+		w = fundus_draw_sheet_image(sh)->width;
+		fundus_draw_sheet_free(sh);
+		CHECK_INT_LE(w, widths[k]);
+		if (t < FUNDUS_DRAW_SHEET_MAX_TILE) {
+			CHECK_OK(fundus_draw_sheet_new(&sh, cols[k], cols[k], t + 1, 16, 0));
+			w = fundus_draw_sheet_image(sh)->width;
+			fundus_draw_sheet_free(sh);
+			CHECK_INT_GT(w, widths[k]);
+		}
+	}
+	CHECK_INT_EQ(fundus_draw_sheet_fit(400, 2), 197); /* fundus-synth's test wants 400 */
+	CHECK_INT_EQ(fundus_draw_sheet_fit(200, 100), 0);
+	CHECK_INT_EQ(fundus_draw_sheet_fit(INT_MAX, 1), FUNDUS_DRAW_SHEET_MAX_TILE);
+	CHECK_INT_EQ(fundus_draw_sheet_fit(100, 0), 0);
+}
+
 int main(int argc, char **argv)
 {
 	RUN(rect_exact_pixels);
@@ -809,5 +835,6 @@ int main(int argc, char **argv)
 	RUN(plot_errors);
 	RUN(alloc_failure_sweep);
 	RUN(sheet_layout);
+	RUN(sheet_fit_width);
 	return harness_done();
 }

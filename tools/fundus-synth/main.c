@@ -11,6 +11,7 @@
  * the records printed so far describe files that exist.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,8 @@ struct run {
 
 /* A contact sheet: thumbnails in a grid, filled as the photographs are made. */
 struct sheet {
-	struct fundus_image *img;
-	int cols, cell_w, cell_h, max, n, boxes;
+	struct fundus_sheet *sh;
+	int max, n, boxes, line;
 };
 
 /* Parses "WxH"; exits 2 with a message on anything else. */
@@ -243,76 +244,43 @@ static void parse_args(struct run *r, int argc, char **argv)
 static int sheet_new(struct sheet *sh, const struct run *r)
 {
 	unsigned long long n = r->count < SHEET_MAX ? r->count : SHEET_MAX;
-	int rows;
+	int cells = n > 0 ? (int)n : 1, cols, tile_w;
 
 	memset(sh, 0, sizeof *sh);
 	sh->max = (int)n;
-	sh->cols = r->sheet_columns < sh->max ? r->sheet_columns : (sh->max > 0 ? sh->max : 1);
-	sh->cell_w = r->sheet_width / sh->cols;
-	sh->cell_h = sh->cell_w * 2 / 3;
 	sh->boxes = r->boxes;
-	rows = sh->max > 0 ? (sh->max + sh->cols - 1) / sh->cols : 1;
-	if (sh->cell_w < 8 || sh->cell_h < 8)
-		return fundus_error_set(FUNDUS_EINVAL, "cells of %d x %d pixels are too small",
-					sh->cell_w, sh->cell_h);
-	if (fundus_image_new(&sh->img, sh->cell_w * sh->cols, sh->cell_h * rows, FUNDUS_PIX_RGB8) <
-	    0)
-		return -1;
-	memset(sh->img->data, 28, sh->img->stride * (size_t)sh->img->height);
-	return 0;
-}
-
-/* Fills the rectangle [x0, x1) x [y0, y1) of img, clipped, with one colour. */
-static void fill(struct fundus_image *img, int x0, int y0, int x1, int y1, const uint8_t *rgb)
-{
-	x0 = x0 < 0 ? 0 : x0;
-	y0 = y0 < 0 ? 0 : y0;
-	x1 = x1 > img->width ? img->width : x1;
-	y1 = y1 > img->height ? img->height : y1;
-	for (int y = y0; y < y1; y++)
-		for (int x = x0; x < x1; x++)
-			memcpy(fundus_image_pixel(img, x, y), rgb, 3);
+	cols = r->sheet_columns < cells ? r->sheet_columns : cells;
+	tile_w = fundus_draw_sheet_fit(r->sheet_width, cols);
+	sh->line = tile_w >= 300 ? 2 : 1;
+	if (tile_w == 0)
+		return fundus_error_set(FUNDUS_EINVAL,
+					"%d thumbnails a row do not fit in %d pixels", cols,
+					r->sheet_width);
+	return fundus_draw_sheet_new(&sh->sh, cells, cols, tile_w, tile_w * 2 / 3, 0);
 }
 
 /* Adds a thumbnail of img, with the disc box drawn, to the next cell. */
 static int sheet_add(struct sheet *sh, const struct fundus_image *img, const struct fundus_box *b)
 {
 	static const uint8_t green[3] = {64, 255, 64};
-	struct fundus_image *th;
-	double sc;
-	int tw, th_h, ox, oy, pad = 2;
+	struct fundus_box at, box;
+	double kx, ky;
+	int t = sh->line;
 
 	if (sh->n >= sh->max)
 		return 0;
-	sc = (double)(sh->cell_w - 2 * pad) / img->width;
-	if ((double)(sh->cell_h - 2 * pad) / img->height < sc)
-		sc = (double)(sh->cell_h - 2 * pad) / img->height;
-	tw = (int)(img->width * sc + 0.5);
-	th_h = (int)(img->height * sc + 0.5);
-	tw = tw < 1 ? 1 : tw;
-	th_h = th_h < 1 ? 1 : th_h;
-	if (fundus_image_resize(img, tw, th_h, &th) < 0)
+	if (fundus_draw_sheet_put(sh->sh, sh->n++, img, NULL, &at) < 0)
 		return -1;
-	ox = (sh->n % sh->cols) * sh->cell_w + (sh->cell_w - tw) / 2;
-	oy = (sh->n / sh->cols) * sh->cell_h + (sh->cell_h - th_h) / 2;
-	for (int y = 0; y < th_h; y++)
-		memcpy(fundus_image_pixel(sh->img, ox, oy + y), fundus_image_pixel(th, 0, y),
-		       (size_t)tw * 3);
-	if (sh->boxes) {
-		double kx = (double)tw / img->width, ky = (double)th_h / img->height;
-		int x0 = ox + (int)(b->x0 * kx), x1 = ox + (int)(b->x1 * kx + 0.999);
-		int y0 = oy + (int)(b->y0 * ky), y1 = oy + (int)(b->y1 * ky + 0.999);
-		int t = sh->cell_w >= 300 ? 2 : 1;
-
-		/* The outline lies just outside the box, so it hides no disc pixel. */
-		fill(sh->img, x0 - t, y0 - t, x1 + t, y0, green);
-		fill(sh->img, x0 - t, y1, x1 + t, y1 + t, green);
-		fill(sh->img, x0 - t, y0, x0, y1, green);
-		fill(sh->img, x1, y0, x1 + t, y1, green);
-	}
-	fundus_image_free(th);
-	sh->n++;
-	return 0;
+	if (!sh->boxes)
+		return 0;
+	kx = (at.x1 - at.x0) / img->width;
+	ky = (at.y1 - at.y0) / img->height;
+	/* The outline lies just outside the box, so it hides no disc pixel. */
+	box.x0 = at.x0 + floor(b->x0 * kx) - t;
+	box.y0 = at.y0 + floor(b->y0 * ky) - t;
+	box.x1 = at.x0 + ceil(b->x1 * kx) + t;
+	box.y1 = at.y0 + ceil(b->y1 * ky) + t;
+	return fundus_draw_rect(fundus_draw_sheet_image(sh->sh), &box, t, green);
 }
 
 /* The JPEG quality of one image: chosen, or drawn from its seed. */
@@ -416,7 +384,8 @@ int main(int argc, char **argv)
 		fundus_progress_report(prog, "photographs", (int64_t)i + 1, (int64_t)r.count);
 	}
 	tool_progress_end();
-	if (status == TOOL_EXIT_OK && r.sheet && fundus_image_save(sh.img, r.sheet, NULL) < 0) {
+	if (status == TOOL_EXIT_OK && r.sheet &&
+	    fundus_image_save(fundus_draw_sheet_image(sh.sh), r.sheet, NULL) < 0) {
 		tool_lib_error("cannot write", r.sheet);
 		status = TOOL_EXIT_FAIL;
 	}
@@ -433,7 +402,7 @@ out:
 		}
 	}
 	free(path);
-	fundus_image_free(sh.img);
+	fundus_draw_sheet_free(sh.sh);
 	fundus_pool_free(pool);
 	return status;
 }

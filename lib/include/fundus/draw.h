@@ -209,6 +209,14 @@ struct fundus_image *fundus_draw_sheet_take(struct fundus_sheet *sh);
 void fundus_draw_sheet_free(struct fundus_sheet *sh);
 
 /*
+ * The largest tile_w whose sheet of columns columns is at most width
+ * pixels wide (cells and the gaps between and around them), for a program
+ * that is given the sheet's width; 0 when even the smallest tile (16) does
+ * not fit. Never fails.
+ */
+int fundus_draw_sheet_fit(int width, int columns);
+
+/*
  * Line plots: a title, an x axis, a left y axis and optionally a right y
  * axis (its own scale, for a second quantity: loss on the left, mAP 0..1
  * on the right), up to FUNDUS_PLOT_MAX_SERIES named series drawn as lines
