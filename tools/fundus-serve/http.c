@@ -507,6 +507,7 @@ static enum MHD_Result detect_end(struct MHD_Connection *c, struct req *rq)
 	rq->filename = NULL;
 	rq->len = rq->cap = 0;
 	job->params = rq->params;
+	job->start = rq->start;
 	job->deadline = rq->start + opt.timeout;
 	rc = serve_work_submit(job);
 	if (rc == 1) {

@@ -65,7 +65,7 @@ struct serve_job {
 	size_t len;
 	char *filename; /* from a form field, or NULL; owned */
 	struct fundus_detect_params params;
-	double enqueued, deadline; /* serve_now() seconds */
+	double start, enqueued, deadline; /* serve_now() seconds: first byte, queued, time limit */
 
 	/* Filled by the worker. */
 	int status; /* HTTP status */

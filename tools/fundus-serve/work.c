@@ -146,34 +146,35 @@ static int worker_ready(struct worker *w)
 	return rc;
 }
 
-/* Adds the timings, in seconds, as the record's "timing" member. */
-static int add_timing(struct fundus_record *r, double queue, double read,
-		      const struct fundus_detect_timing *t, double total)
+/* Seconds rounded to microseconds, as fundus-detect writes them. */
+static double usec(double s)
 {
-	cJSON *o;
+	return round(s * 1e6) / 1e6;
+}
+
+/*
+ * Sets the record's "detect" member as fundus-detect --timings does: the
+ * model's id, the decode scale and the seconds of each step, with the
+ * server's own steps added: read (receiving the upload), queue (waiting
+ * for a worker) and total (from the first byte to the record).
+ */
+static int add_provenance(struct fundus_record *r, const struct fundus_detector *det, int scale,
+			  const double t[7])
+{
+	static const char *const names[7] = {"read",  "queue", "decode", "prepare",
+					     "infer", "boxes", "total"};
+	cJSON *d, *s;
 
 	if (r->extra == NULL && (r->extra = cJSON_CreateObject()) == NULL)
 		return FUNDUS_ENOMEM;
-	if ((o = cJSON_AddObjectToObject(r->extra, "timing")) == NULL ||
-	    !cJSON_AddNumberToObject(o, "queue", queue) ||
-	    !cJSON_AddNumberToObject(o, "read", read) ||
-	    !cJSON_AddNumberToObject(o, "prepare", t->prepare) ||
-	    !cJSON_AddNumberToObject(o, "infer", t->infer) ||
-	    !cJSON_AddNumberToObject(o, "boxes", t->decode) ||
-	    !cJSON_AddNumberToObject(o, "total", total))
+	if ((d = cJSON_AddObjectToObject(r->extra, "detect")) == NULL ||
+	    !cJSON_AddStringToObject(d, "model", fundus_detector_id(det)) ||
+	    !cJSON_AddNumberToObject(d, "scale", scale) ||
+	    (s = cJSON_AddObjectToObject(d, "seconds")) == NULL)
 		return FUNDUS_ENOMEM;
-	return 0;
-}
-
-/* Where the image came from: its format and the form's file name. */
-static int add_source(struct fundus_record *r, const char *format, const char *filename)
-{
-	if ((r->source = cJSON_CreateObject()) == NULL)
-		return FUNDUS_ENOMEM;
-	if (filename && !cJSON_AddStringToObject(r->source, "path", filename))
-		return FUNDUS_ENOMEM;
-	if (!cJSON_AddStringToObject(r->source, "format", format))
-		return FUNDUS_ENOMEM;
+	for (int i = 0; i < 7; i++)
+		if (!cJSON_AddNumberToObject(s, names[i], usec(t[i])))
+			return FUNDUS_ENOMEM;
 	return 0;
 }
 
@@ -186,12 +187,12 @@ static void run_job(struct worker *w, struct serve_job *job)
 	struct fundus_image_source *src = NULL;
 	struct fundus_image *img = NULL;
 	struct fundus_record *r = NULL;
-	struct fundus_detect_timing t = {0};
+	struct fundus_detect_timing tm = {0};
 	const struct fundus_image_info *info;
 	const struct fundus_detection *dets;
 	uint8_t digest[FUNDUS_SHA256_BYTES];
 	char hex[FUNDUS_SHA256_HEX], id[8 + FUNDUS_SHA256_HEX], msg[256];
-	double start = serve_now(), t_read;
+	double start = serve_now(), t[7];
 	int n, rc;
 
 	if ((rc = worker_ready(w)) < 0) {
@@ -219,8 +220,8 @@ static void run_job(struct worker *w, struct serve_job *job)
 			  rc == FUNDUS_ECANCELED ? "the request ran out of time" : fundus_errmsg());
 		goto out;
 	}
-	t_read = serve_now() - start;
-	rc = fundus_detect_run(w->ctx, img, info->width, info->height, &job->params, &dets, &n, &t);
+	t[2] = serve_now() - start;
+	rc = fundus_detect_run(w->ctx, img, info->width, info->height, &job->params, &dets, &n, &tm);
 	if (rc < 0) {
 		job_error(job, 500, fundus_errmsg());
 		goto out;
@@ -228,15 +229,23 @@ static void run_job(struct worker *w, struct serve_job *job)
 	fundus_sha256(job->data, job->len, digest);
 	fundus_sha256_hex(digest, hex);
 	snprintf(id, sizeof id, "sha256:%s", hex);
-	if ((rc = fundus_record_new(&r)) < 0 || (rc = fundus_record_set_string(&r->id, id)) < 0 ||
-	    (rc = add_source(r, info->format, job->filename)) < 0 ||
+	/* The form's file name stands where fundus-detect puts the path it read. */
+	if ((rc = fundus_record_new(&r)) < 0 ||
+	    (rc = fundus_record_set_string(&r->image, job->filename)) < 0 ||
+	    (rc = fundus_record_set_string(&r->id, id)) < 0 ||
 	    (rc = fundus_detect_to_record(w->model->det, dets, n, r)) < 0) {
 		job_error(job, 500, fundus_errmsg());
 		goto out;
 	}
 	r->width = info->width;
 	r->height = info->height;
-	if (add_timing(r, start - job->enqueued, t_read, &t, serve_now() - job->enqueued) < 0 ||
+	t[0] = job->enqueued - job->start;
+	t[1] = start - job->enqueued;
+	t[3] = tm.prepare;
+	t[4] = tm.infer;
+	t[5] = tm.decode;
+	t[6] = serve_now() - job->start;
+	if (add_provenance(r, w->model->det, ro.scale, t) < 0 ||
 	    (rc = fundus_record_format(r, &job->body, &job->body_len)) < 0) {
 		job_error(job, 500, "out of memory");
 		goto out;
