@@ -7,7 +7,7 @@
 #define FUNDUS__MAX_HEADS  8
 #define FUNDUS__MAX_ANCHOR 16
 #define FUNDUS__MAX_CAND   4096 /* candidates one head may give before suppression */
-#define FUNDUS__NORM_SCRATCH 5  /* planes of scratch fundus_detect_normalise() needs */
+#define FUNDUS__NORM_SCRATCH 2  /* planes of scratch fundus_detect_normalise() needs */
 
 /* One detection head of a network. */
 struct fundus__head {

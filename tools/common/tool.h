@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "fundus/convert.h"
 #include "fundus/core.h"
 
 enum {
@@ -107,5 +108,18 @@ FILE *tool_open_out(const char *path);
  */
 const struct fundus_progress *tool_progress(void);
 void tool_progress_end(void);
+
+/*
+ * Annotation inputs (tools/common/input.c). tool_input_format() gives the
+ * format of path: given, else recognised from the content; "-" is records.
+ * tool_read_input() reads path in format f into set (records line by
+ * line, every bad line reported; other formats through
+ * fundus_convert_read() with o). Both return 0, or -1 after a message.
+ */
+int tool_input_format(const char *path, enum fundus_convert_format given,
+		      enum fundus_convert_format *out);
+int tool_read_input(const char *path, enum fundus_convert_format f,
+		    const struct fundus_convert_options *o, struct fundus_convert_set *set,
+		    struct fundus_convert_labels **labels_out);
 
 #endif

@@ -65,84 +65,6 @@ static const struct tool_desc desc = {
 	"  fundus-eval instances_val.json detections.json     # COCO and COCO results\n",
 };
 
-/*
- * Reads a record stream into set, reporting each bad line ("'a.jsonl':
- * line 7: ..."); returns 0, or -1 when the file could not be read or had
- * a bad line.
- */
-static int read_records(const char *path, struct fundus_convert_set *set)
-{
-	struct fundus_record_reader *rd;
-	struct fundus_record *r;
-	int bad = 0, rc;
-
-	if (fundus_record_reader_open(&rd, path, NULL) < 0) {
-		tool_lib_error("cannot read", path);
-		return -1;
-	}
-	for (;;) {
-		rc = fundus_record_next(rd, &r);
-		if (rc == FUNDUS_EIO || rc == FUNDUS_ENOMEM) {
-			tool_lib_error("cannot read", path);
-			bad = 1;
-			break;
-		}
-		if (rc < 0) {
-			tool_error("'%s': %s", path, fundus_errmsg());
-			bad = 1;
-			continue;
-		}
-		if (r == NULL)
-			break;
-		if (fundus_convert_set_add(set, r) < 0) {
-			tool_error("'%s': out of memory", path);
-			bad = 1;
-			break;
-		}
-	}
-	fundus_record_reader_close(rd);
-	return bad ? -1 : 0;
-}
-
-/* The format of an input: as given, else recognised; standard input is records. */
-static int input_format(const char *path, enum fundus_convert_format given,
-			enum fundus_convert_format *out)
-{
-	*out = given;
-	if (given != FUNDUS_CONVERT_AUTO)
-		return 0;
-	if (strcmp(path, "-") == 0) {
-		*out = FUNDUS_CONVERT_RECORDS;
-		return 0;
-	}
-	if (fundus_convert_detect(path, out) < 0) {
-		tool_lib_error("cannot read", path);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Reads one input in format f: records line by line (every bad line
- * reported), any other format through fundus_convert_read(). Returns 0
- * or -1 after a message.
- */
-static int read_input(const char *path, enum fundus_convert_format f,
-		      const struct fundus_convert_options *o, struct fundus_convert_set *set,
-		      struct fundus_convert_labels **labels_out)
-{
-	int rc;
-
-	if (f == FUNDUS_CONVERT_RECORDS)
-		return read_records(path, set);
-	rc = fundus_convert_read(path, o, set, NULL, labels_out);
-	if (rc == FUNDUS_ENOENT || rc == FUNDUS_EIO)
-		tool_lib_error("cannot read", path);
-	else if (rc < 0)
-		tool_error("'%s': %s", path, fundus_errmsg());
-	return rc < 0 ? -1 : 0;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -422,9 +344,9 @@ int main(int argc, char **argv)
 	co.keep_ids = 1;
 	co.labels = pinned;
 	co.from = gt_given;
-	if (input_format(gt_path, gt_given, &gt_f) < 0 ||
-	    input_format(pred_path, pred_given, &pred_f) < 0 ||
-	    read_input(gt_path, gt_f, &co, gt, &gt_labels) < 0)
+	if (tool_input_format(gt_path, gt_given, &gt_f) < 0 ||
+	    tool_input_format(pred_path, pred_given, &pred_f) < 0 ||
+	    tool_read_input(gt_path, gt_f, &co, gt, &gt_labels) < 0)
 		failed = 1;
 	if (!failed) {
 		co.keep_ids = 0;
@@ -435,7 +357,7 @@ int main(int argc, char **argv)
 			tool_die("out of memory");
 		if (pred_f == FUNDUS_CONVERT_COCO_RESULTS && number_images(gt) < 0)
 			tool_die("out of memory");
-		if (read_input(pred_path, pred_f, &co, pred, NULL) < 0)
+		if (tool_read_input(pred_path, pred_f, &co, pred, NULL) < 0)
 			failed = 1;
 	}
 	if (!failed && fundus_eval_run(gt->rec, gt->n, pred->rec, pred->n, &o, &res) < 0) {
