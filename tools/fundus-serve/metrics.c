@@ -22,7 +22,6 @@ struct route_stats {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct route_stats stats[SERVE_N_ROUTES];
-static double started = -1;
 
 const char *serve_route_path(enum serve_route r)
 {
@@ -38,8 +37,6 @@ void serve_metrics_count(enum serve_route r, int status, double seconds)
 	size_t b;
 
 	pthread_mutex_lock(&lock);
-	if (started < 0)
-		started = serve_now();
 	if (status >= 100 && status < 600)
 		s->by_status[status]++;
 	for (b = 0; b < N_BOUNDS && seconds > bounds[b]; b++)
