@@ -42,8 +42,18 @@
  * Boxes are taken to bound an ellipse (the disc is round): the new box is
  * the axis-aligned bound of the transformed inscribed ellipse, which is
  * exact for a disc under any rotation and tighter than the rotated
- * corners. It is then clipped to dst, and dropped when less than
- * min_visible of its area (clipped area / unclipped area) is left.
+ * corners. A box is dropped when less than min_visible of its area
+ * (clipped area / unclipped area, on the boxes) lies inside dst, or when
+ * none of its ellipse does. A box that the frame cuts becomes the bound of
+ * the part of its ellipse inside dst: the clipped box, except where less
+ * than half of the disc shows along an axis or a corner of dst cuts it,
+ * where the clipped box would be looser than the pixels.
+ *
+ * Sampling is bilinear at each output pixel's centre, not an average over
+ * its footprint: shrinking a photograph by more than about 2 aliases fine
+ * vessels, which fundus_detect_letterbox() (an area average) does not. A
+ * cache of photographs at about the input size times zoom_max keeps the
+ * two alike.
  *
  * Every random number of a call is drawn from rng in one fixed order,
  * whatever the options: the geometry first, then the photometry. So for
@@ -88,7 +98,9 @@ struct fundus_augment {
 	 * Black (0, 0, 0) stays black through all of them but noise.
 	 */
 	float gamma;        /* each channel v -> 255 (v / 255)^g, g log-uniform in
-			       [1/(1 + gamma), 1 + gamma], drawn per channel [0, 10] */
+			       [1/(1 + gamma), 1 + gamma], drawn per channel; a straight
+			       line below 10 levels, so that the noise of the black
+			       surround is not blown up [0, 10] */
 	float darken_p;     /* probability of darkening [0, 1] ... */
 	float darken;       /* ... by a gain uniform in [1 - darken, 1] and a black level
 			       of up to 16 * darken levels subtracted, clipping the
@@ -100,12 +112,12 @@ struct fundus_augment {
 			       span [-1, 1], k uniform in [0, illum] [0, 1] */
 	float mix;          /* channel mixing: each output channel takes weights uniform
 			       in [-mix, mix] of the other two, then the row is scaled
-			       to sum to 1 (gray stays gray) [0, 1] */
+			       to sum to 1 (gray stays gray) [0, 0.45] */
 	float desaturate_p; /* probability of pulling the colours towards their luma
 			       (Rec. 601) by a fraction uniform in [0, 1] [0, 1] */
 	float contrast;     /* per image, an S-curve through 0, 128 and 255 of slope k
-			       at mid-gray, k uniform in [1 - contrast, 1 + contrast]
-			       [0, 0.95] */
+			       at mid-gray (a cubic, so with a finite slope at black),
+			       k uniform in [1 - contrast, 1 + contrast] [0, 0.5] */
 	float blur_p;       /* probability of a Gaussian blur ... */
 	float blur;         /* ... of sigma uniform in [0.3, blur] dst pixels (none when
 			       blur < 0.3) [0, 8] */
@@ -126,8 +138,8 @@ void fundus_augment_defaults(struct fundus_augment *a);
 
 /*
  * No change at all (zoom 1, everything else 0, min_visible 0):
- * fundus_augment_apply() then only letterboxes, and keeps every box that
- * has some area inside dst.
+ * fundus_augment_apply() then only letterboxes, and keeps every box whose
+ * ellipse shows at all.
  */
 void fundus_augment_none(struct fundus_augment *a);
 
@@ -135,16 +147,18 @@ void fundus_augment_none(struct fundus_augment *a);
  * Makes one augmented input: dst (RGB8, already allocated at the network
  * input size) receives src (RGB8, any size) warped and changed as a and
  * rng say; boxes[i] (in src pixels, with labels[i]) are transformed with
- * it. The boxes kept (clipped to dst, dropped under min_visible) are
- * written in input order to out_boxes/out_labels (room for n) and counted
- * in *out_n.
+ * it. The boxes kept (see above: bounds of what shows, dropped under
+ * min_visible) are written in input order to out_boxes/out_labels (room
+ * for n) and counted in *out_n.
  *
  * Every pixel of dst (the first 3 * width bytes of each row) is written,
  * so dst need not be cleared; the padding of its rows is left alone. src
- * and dst must not share pixels. labels and out_labels may both be NULL;
- * boxes and out_boxes may be NULL when n is 0. A box needs finite
- * coordinates with x0 <= x1 and y0 <= y1; a box of zero area is kept when
- * it touches dst. Both images' sides must be at most 32768.
+ * and dst must not share pixels. out_boxes and out_labels may be boxes
+ * and labels themselves (transformed in place). labels and out_labels may
+ * both be NULL; boxes and out_boxes may be NULL when n is 0. A box needs
+ * finite coordinates with x0 <= x1 and y0 <= y1; a box of zero area (a
+ * line or a point) is clipped and kept when it touches dst. Both images'
+ * sides must be at most 32768.
  *
  * Deterministic for one rng state, on every machine (the same bytes from
  * the same seed, apart from floating-point differences between compilers
