@@ -350,8 +350,36 @@ void fundus__bn_ref_backward(const float *x, const float *dy, float *dx, size_t 
 /* Matrix products (gemm.c): row-major C = alpha op(A) op(B) + beta C. */
 void fundus__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
 		   const float *b, int ldb, float beta, float *c, int ldc);
-/* Sets OpenBLAS's thread count (process-wide). */
+/* Sets OpenBLAS's thread count (process-wide); above 1, products go to OpenBLAS. */
 void fundus__blas_threads(int n);
+
+/* The kernels of matrix products: OpenBLAS's, or ours (sgemm_x86.c). */
+enum fundus__gemm_kernel {
+	FUNDUS__GEMM_BLAS,   /* cblas_sgemm */
+	FUNDUS__GEMM_AVX2,   /* ours, AVX2 and FMA, 6 x 16 tiles */
+	FUNDUS__GEMM_AVX512, /* ours, AVX-512F, 12 x 32 tiles */
+	FUNDUS__GEMM_KERNELS
+};
+/* Non-zero when this processor (and build) can run the kernel. */
+int fundus__gemm_supported(int kernel);
+/*
+ * The kernel fundus__sgemm() runs (chosen once: $FUNDUS_GEMM, the processor
+ * and OpenBLAS's core), before any fundus__blas_threads() override.
+ */
+int fundus__gemm_kernel(void);
+/*
+ * fundus__sgemm() on the given kernel, for tests and benchmarks; m, n, k >
+ * 0. Returns 0, or FUNDUS_EUNSUPPORTED (kernel not available here),
+ * FUNDUS_EINVAL (an empty product) or FUNDUS_ENOMEM (no packing buffer for
+ * this thread), with C untouched.
+ */
+int fundus__sgemm_with(int kernel, int ta, int tb, int m, int n, int k, float alpha,
+		       const float *a, int lda, const float *b, int ldb, float beta, float *c,
+		       int ldc);
+/* The same on one of our kernels (sgemm_x86.c), not FUNDUS__GEMM_BLAS. */
+int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alpha,
+		      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+		      int ldc);
 
 /* CRC-32 (IEEE 802.3) of len bytes, continuing from crc (0 to start). */
 uint32_t fundus__crc32(uint32_t crc, const void *data, size_t len);

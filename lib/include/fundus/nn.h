@@ -276,6 +276,15 @@ struct fundus_nn_ctx_params {
  */
 const char *fundus_nn_blas_core(void);
 
+/*
+ * The name of the matrix-product kernel the engine runs (static):
+ * "fundus-avx512" or "fundus-avx2" for the engine's own, chosen when the
+ * processor has AVX2 and FMA and OpenBLAS's core does not use them
+ * ("Prescott"); "openblas-<core>" ("openblas-SkylakeX") otherwise. The
+ * environment variable FUNDUS_GEMM=blas or =own (read once) forces either.
+ */
+const char *fundus_nn_gemm_name(void);
+
 /* Fills p with the defaults: inference, fast path, batch 1, one thread. */
 void fundus_nn_ctx_defaults(struct fundus_nn_ctx_params *p);
 
