@@ -184,7 +184,7 @@ serve_stop "SIGTERM (422)" s3
 
 # 401: the bearer token guards detection, the model and the metrics.
 printf 's3cret-token\n' >token
-serve_start s4 -m m.fdm -j 1 --token-file token
+serve_start s4 -m m.fdm -j 1 --token-file token --access-log access.log
 req t1 --data-binary @"$img" "$URL/v1/detect"
 expect_code 401 "detect without the token"
 expect_match "$T/t1.head" '^WWW-Authenticate: Bearer' "WWW-Authenticate"
@@ -203,6 +203,28 @@ for p in healthz readyz openapi.json ''; do
   expect_code 200 "/$p is open"
 done
 serve_stop "SIGTERM (token)" s4
+expect_empty "$T/s4.log" "--access-log: nothing on standard output"
+checks=$((checks + 1))
+[ "$(wc -l <access.log)" -eq 10 ] || fail "--access-log: $(wc -l <access.log) lines, expected 10"
+expect_match access.log '"POST /v1/detect" 401 ' "--access-log has the 401"
+
+# Connections: at most --max-connections, and one silent for --idle-timeout is closed.
+serve_start s8 -m m.fdm -j 1 --max-connections 1 --idle-timeout 2
+exec 3<>"/dev/tcp/127.0.0.1/${URL##*:}"
+printf 'GET /healthz HTTP/1.1\r\nHo' >&3
+curl -s -m 5 "$URL/healthz" >/dev/null
+cstatus=$?
+checks=$((checks + 1))
+[ "$cstatus" -ne 0 ] || fail "a second connection was taken with --max-connections 1"
+timeout 20 cat <&3 >/dev/null
+status=$?
+exec 3>&-
+expect_status 0 "a silent connection is closed by the server (124: it was not)"
+for i in 1 2 3 4 5 6 7 8 9 10; do curl -sf -m 5 "$URL/healthz" >/dev/null && break; sleep 0.2; done
+req free "$URL/healthz"
+expect_code 200 "a connection is taken once the silent one is closed"
+expect_match "$T/s8.err" 'connection limit' "libmicrohttpd says why it refused"
+serve_stop "SIGTERM (connections)" s8
 
 # 503 and 504: one worker, no queue, a short time limit, eight at once.
 serve_start s5 -m m.fdm -j 1 --queue 0 --timeout 0.4
