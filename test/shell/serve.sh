@@ -240,12 +240,12 @@ f=$(grep -l '^503' par*.code | head -n 1)
 [ -n "$f" ] && jqcheck "${f%.code}.body" '.status == 503 and (.error | test("queue"))' "503 JSON"
 serve_stop "SIGTERM (503)" s5
 serve_start s6 -m m.fdm -j 1 --queue 8 --timeout 0.4
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5 6 7 8; do
   curl -s -o "late$i.body" -w '%{http_code}\n' --data-binary @"$big" "$URL/v1/detect" >"late$i.code" &
 done
 wait $(jobs -p | grep -v "^$SERVE_PID$") 2>/dev/null
 cat late*.code | sort | uniq -c >codes
-echo "four at once, one worker, 0.4 s: $(tr -s ' \n' ' ' <codes)"
+echo "eight at once, one worker, 0.4 s: $(tr -s ' \n' ' ' <codes)"
 expect_match codes ' 504$' "a request out of time answers 504"
 f=$(grep -l '^504' late*.code | head -n 1)
 [ -n "$f" ] && jqcheck "${f%.code}.body" '.status == 504' "504 JSON"

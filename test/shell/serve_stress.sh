@@ -5,7 +5,8 @@
 # /proc) must not have grown by more than MARGIN past what it had after
 # one round (allocator caches and the sanitizer's quarantine settle during
 # the first), no answer may be a 500, and it must exit 0 on SIGTERM, which
-# in the sanitizer build means LeakSanitizer found no leak.
+# in the sanitizer build means LeakSanitizer found no leak. Two reloads
+# (SIGHUP) happen during the abuse.
 . "$FUNDUS_SOURCE/test/shell/lib.sh"
 . "$FUNDUS_SOURCE/test/shell/serve.inc"
 py=$(command -v python3 || true)
@@ -124,7 +125,11 @@ wait $(jobs -p | grep -v "^$SERVE_PID$") 2>/dev/null
 rss1=$(rss "$SERVE_PID")
 load 12 2
 abuse
+# Reloads while detections run: each worker moves to the new model, the old
+# one is freed when its last request ends (the sanitizer watches).
+kill -HUP "$SERVE_PID"
 abuse
+kill -HUP "$SERVE_PID"
 abuse
 wait $(jobs -p | grep -v "^$SERVE_PID$") 2>/dev/null
 rss2=$(rss "$SERVE_PID")
@@ -147,6 +152,7 @@ expect_match "$T/metrics.body" '^fundus_serve_requests_total\{path="/v1/detect",
 expect_match "$T/metrics.body" '^fundus_serve_requests_total\{path="/v1/detect",code="422"\} [0-9]+' "hostile images answered 422"
 expect_match "$T/metrics.body" '^fundus_serve_requests_total\{path="/v1/detect",code="400"\} [0-9]+' "broken forms answered 400"
 expect_no_match "$T/metrics.body" 'code="500"' "no 500"
+expect_match "$T/metrics.body" '^fundus_serve_model_reloads_total\{result="ok"\} 2$' "two reloads under load"
 serve_stop "SIGTERM after the abuse" stress
 expect_no_match "$T/stress.err" 'AddressSanitizer|LeakSanitizer|runtime error' "no sanitizer report"
 finish
