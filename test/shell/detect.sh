@@ -120,6 +120,20 @@ run fundus-detect -m m.fdm --overlay ov2 in/synth-000003.png
 run fundus-info ov2/synth-000003.*.jpg
 expect_match "$T/out" '"width":1000,"height":750,.*"format":"jpeg"' "overlay of a small image at its own size"
 
+# A contact sheet of the run's images; none when nothing was detected.
+run fundus-detect -m m.fdm --top 1 --sheet sheet.png --sheet-width 800 --sheet-columns 2 in
+expect_status 0 "--sheet"
+run fundus-info sheet.png
+expect_status 0 "sheet readable"
+expect_match "$T/out" '"width":(7[0-9][0-9]|800),.*"format":"png"' "sheet width and format"
+run fundus-detect -m m.fdm -o sheetout.jsonl --sheet sheet2.png in/synth-000000.jpg
+run fundus-detect -m m.fdm -o sheetout.jsonl --sheet sheet3.png in/synth-000000.jpg
+expect_status 3 "nothing new"
+checks=$((checks + 1))
+[ -f sheet2.png ] && [ ! -e sheet3.png ] || fail "a sheet only when something was detected"
+run fundus-detect -m m.fdm --sheet sheet.gif in
+expect_status 2 "--sheet of an unknown type"
+
 # Failures: each named, the good images done, exit 1; a non-image in a folder is skipped.
 mkdir bad
 head -c 2000 in/synth-000001.jpg >bad/truncated.jpg

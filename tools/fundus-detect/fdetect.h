@@ -113,9 +113,20 @@ void output_close(struct output *o);
 /* How overlays are drawn and written. */
 struct overlay_options {
 	const char *dir;             /* NULL: no overlays */
+	int tile;                    /* contact sheet thumbnails of tile x tile; 0: none */
 	enum fundus_image_type type; /* PNG or JPEG */
 	int size;                    /* long side in pixels; 0: the decode's size */
 };
+
+/*
+ * Draws the boxes of r (in full-resolution coordinates of a full_w x
+ * full_h image) and their scores on a copy of img, a decode of that image,
+ * scaled to fit size x size (0: as it is), and name (NULL: none) in the
+ * top-left corner. The new image goes to *out.
+ */
+int overlay_draw(const struct fundus_image *img, int full_w, int full_h,
+		 const struct fundus_record *r, const char *name, int size,
+		 struct fundus_image **out);
 
 /*
  * Draws the boxes of r (in full-resolution coordinates of a
@@ -143,7 +154,8 @@ struct result {
 	size_t len;
 	char *msg; /* "cannot decode 'a.jpg': truncated JPEG data" (owned) */
 	uint8_t digest[FUNDUS_SHA256_BYTES];
-	double seconds; /* read to formatted record, for the summary */
+	double seconds;            /* read to formatted record, for the summary */
+	struct fundus_image *tile; /* the thumbnail for the contact sheet, or NULL (owned) */
 };
 
 /* Everything the workers need, read-only while they run. */

@@ -20,6 +20,7 @@
 
 #include "fdetect.h"
 #include "fundus/convert.h"
+#include "fundus/draw.h"
 #include "fundus/file.h"
 #include "fundus/pool.h"
 #include "tool.h"
@@ -42,7 +43,12 @@ enum {
 	OPT_WAIT,
 	OPT_TIMINGS,
 	OPT_MAX_PIXELS,
+	OPT_SHEET,
+	OPT_SHEET_WIDTH,
+	OPT_SHEET_COLUMNS,
 };
+
+#define SHEET_MAX 200 /* images on a contact sheet at most: the first ones detected */
 
 static const struct tool_opt opts[] = {
     {"model", OPT_MODEL, "FILE", "the detector: a model file made by fundus-train (required)"},
@@ -59,6 +65,10 @@ static const struct tool_opt opts[] = {
     {"overlay-format", OPT_OVERLAY_FORMAT, "FMT", "overlays as jpeg (default) or png"},
     {"overlay-size", OPT_OVERLAY_SIZE, "N",
      "overlays N pixels on the long side (default 1024; 0 full size)"},
+    {"sheet", OPT_SHEET, "FILE",
+     "also make a contact sheet (PNG or JPEG) of the images detected, with their boxes"},
+    {"sheet-width", OPT_SHEET_WIDTH, "N", "width of the contact sheet in pixels (default 1600)"},
+    {"sheet-columns", OPT_SHEET_COLUMNS, "N", "thumbnails per row of the sheet (default 6)"},
     {"csv", OPT_CSV, "FILE", "also write the results as CSV, one row per box"},
     {"coco", OPT_COCO, "FILE", "also write the results as COCO results JSON"},
     {"threads", OPT_THREADS, "N", "images detected at once; 0 (default) for every core"},
@@ -160,6 +170,28 @@ static int write_results(const char *path, enum fundus_convert_format to,
 	return 0;
 }
 
+/* Writes the contact sheet of the run's thumbnails; 0 or -1 after a message. */
+static int write_sheet(const char *path, struct fundus_image **tiles, char **captions, int n,
+		       int width, int columns)
+{
+	struct fundus_image *sheet = NULL;
+	int cols = columns < n ? columns : n, tile_w, rc;
+
+	if (n == 0)
+		return 0;
+	tile_w = fundus_draw_sheet_fit(width, cols);
+	rc = fundus_draw_sheet((const struct fundus_image *const *)tiles,
+			       (const char *const *)captions, n, cols, tile_w, &sheet);
+	if (rc == 0)
+		rc = fundus_image_save(sheet, path, NULL);
+	fundus_image_free(sheet);
+	if (rc < 0) {
+		tool_lib_error("cannot write the contact sheet", path);
+		return -1;
+	}
+	return 0;
+}
+
 /* The run's state that main() and its helpers share. */
 struct run {
 	struct output out;
@@ -167,6 +199,9 @@ struct run {
 	struct done_set done; /* ids in the output before the run; read by the workers */
 	struct done_set seen; /* ids written by this run; the main thread's */
 	struct fundus_convert_set *results; /* for --csv and --coco without -o; or NULL */
+	struct fundus_image **tiles;        /* for --sheet: SHEET_MAX thumbnails, or NULL */
+	char **captions;
+	int n_tiles;
 	int64_t written, skipped, failed, not_images;
 };
 
@@ -202,6 +237,28 @@ static int take(struct run *run, const struct job *j, struct result *res)
 				return -1;
 			}
 		}
+		if (run->tiles && res->tile && run->n_tiles < SHEET_MAX) {
+			const char *base = strrchr(j->path, '/');
+			struct fundus_record *r;
+			char cap[256];
+
+			base = base ? base + 1 : j->path;
+			if (fundus_record_parse(res->line, res->len - 1, NULL, &r) < 0) {
+				tool_error("out of memory");
+				return -1;
+			}
+			if (r->n_objects)
+				snprintf(cap, sizeof cap, "%s %.2f", base, r->objects[0].score);
+			else
+				snprintf(cap, sizeof cap, "%s: none", base);
+			fundus_record_free(r);
+			if ((run->captions[run->n_tiles] = fundus_strdup(cap)) == NULL) {
+				tool_error("out of memory");
+				return -1;
+			}
+			run->tiles[run->n_tiles++] = res->tile;
+			res->tile = NULL;
+		}
 		run->written++;
 		break;
 	case RESULT_DONE: run->skipped++; break;
@@ -227,6 +284,8 @@ int main(int argc, char **argv)
 	struct fundus_convert_labels *labels = NULL;
 	const struct fundus_progress *progress;
 	const char *model = NULL, *output = NULL, *image_dir = NULL, *csv = NULL, *coco = NULL;
+	const char *sheet = NULL;
+	int sheet_width = 1600, sheet_columns = 6;
 	int records = 0, sep = '\n', wait = 0, threads = 0, c, bad = 0, status, stopped = 0;
 	double t0;
 
@@ -265,6 +324,13 @@ int main(int argc, char **argv)
 		case OPT_OVERLAY_SIZE:
 			wo.overlay.size = (int)tool_parse_long(optarg, "--overlay-size", 0, 65535);
 			break;
+		case OPT_SHEET: sheet = optarg; break;
+		case OPT_SHEET_WIDTH:
+			sheet_width = (int)tool_parse_long(optarg, "--sheet-width", 200, 16384);
+			break;
+		case OPT_SHEET_COLUMNS:
+			sheet_columns = (int)tool_parse_long(optarg, "--sheet-columns", 1, 100);
+			break;
 		case OPT_CSV: csv = optarg; break;
 		case OPT_COCO: coco = optarg; break;
 		case OPT_THREADS:
@@ -287,6 +353,13 @@ int main(int argc, char **argv)
 		tool_usage_error("the records go to standard output: give --csv and --coco a file");
 	if (csv && coco && strcmp(csv, "-") == 0 && strcmp(coco, "-") == 0)
 		tool_usage_error("only one of --csv and --coco can be standard output");
+
+	if (sheet && fundus_image_type_from_name(sheet) != FUNDUS_IMAGE_PNG &&
+	    fundus_image_type_from_name(sheet) != FUNDUS_IMAGE_JPEG)
+		tool_usage_error("--sheet: '%s' must end in .png or .jpg", sheet);
+	if (sheet && fundus_draw_sheet_fit(sheet_width, sheet_columns) == 0)
+		tool_usage_error("--sheet-columns: %d thumbnails a row do not fit in %d pixels",
+				 sheet_columns, sheet_width);
 
 	if (fundus_detector_load(&det, model) < 0) {
 		tool_lib_error("cannot load the model", model);
@@ -346,6 +419,13 @@ int main(int argc, char **argv)
 		stopped = 1;
 	}
 
+	if (sheet) {
+		run.tiles = fundus_calloc(SHEET_MAX, sizeof *run.tiles);
+		run.captions = fundus_calloc(SHEET_MAX, sizeof *run.captions);
+		if (run.tiles == NULL || run.captions == NULL)
+			tool_die("out of memory");
+		wo.overlay.tile = fundus_draw_sheet_fit(sheet_width, sheet_columns);
+	}
 	wo.threads = threads ? threads : fundus_cpu_count();
 	if ((size_t)wo.threads > js.n)
 		wo.threads = js.n ? (int)js.n : 1;
@@ -390,6 +470,10 @@ int main(int argc, char **argv)
 	}
 	if (output)
 		output_close(&run.out);
+	if (!stopped && sheet &&
+	    write_sheet(sheet, run.tiles, run.captions, run.n_tiles, sheet_width, sheet_columns) <
+		0)
+		stopped = 1;
 
 	if (!tool_quiet && isatty(STDERR_FILENO)) {
 		double s = now() - t0;
@@ -407,6 +491,12 @@ int main(int argc, char **argv)
 		status = DETECT_EXIT_NOTHING;
 	else
 		status = TOOL_EXIT_OK;
+	for (int i = 0; i < run.n_tiles; i++) {
+		fundus_image_free(run.tiles[i]);
+		fundus_free(run.captions[i]);
+	}
+	fundus_free(run.tiles);
+	fundus_free(run.captions);
 	fundus_convert_labels_free(labels);
 	fundus_convert_set_free(run.results);
 	done_free(&run.done);

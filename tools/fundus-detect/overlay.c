@@ -30,26 +30,24 @@ static char *overlay_path(const struct overlay_options *o, const char *path, con
 	return out;
 }
 
-int overlay_write(const struct overlay_options *o, const struct fundus_image *img, int full_w,
-		  int full_h, const struct fundus_record *r, const char *path, const char *id,
-		  char **written)
+int overlay_draw(const struct fundus_image *img, int full_w, int full_h,
+		 const struct fundus_record *r, const char *name, int size,
+		 struct fundus_image **out)
 {
 	struct fundus_image *pic = NULL;
-	struct fundus_save_options so;
-	const char *name = strrchr(path, '/');
 	int w = img->width, h = img->height, rc, scale;
 	double sx, sy;
 	uint8_t rgb[3], white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
 	char tag[160];
 
-	*written = NULL;
-	if (o->size > 0 && (w > o->size || h > o->size)) {
+	*out = NULL;
+	if (size > 0 && (w > size || h > size)) {
 		if (w >= h) {
-			h = (int)((double)h * o->size / w + 0.5);
-			w = o->size;
+			h = (int)((double)h * size / w + 0.5);
+			w = size;
 		} else {
-			w = (int)((double)w * o->size / h + 0.5);
-			h = o->size;
+			w = (int)((double)w * size / h + 0.5);
+			h = size;
 		}
 		if (w < 1)
 			w = 1;
@@ -72,22 +70,41 @@ int overlay_write(const struct overlay_options *o, const struct fundus_image *im
 		fundus_draw_palette(k == 0 ? 0 : 1, rgb);
 		snprintf(tag, sizeof tag, "%s %.2f", ob->label, ob->score);
 		if ((rc = fundus_draw_label_box(pic, &b, tag, rgb, 0)) < 0)
-			goto out;
+			goto fail;
 	}
-	/* The file's name in the top-left corner, for a person going through many. */
-	fundus_draw_auto_size(pic->width, pic->height, &scale, NULL);
-	snprintf(tag, sizeof tag, "%s%s", name ? name + 1 : path,
-		 r->n_objects ? "" : " (nothing found)");
-	if ((rc = fundus_draw_text(pic, 2 * scale, 2 * scale, tag, scale, white, black)) < 0)
-		goto out;
+	if (name) {
+		/* The file's name in the top-left corner, for a person going through many. */
+		fundus_draw_auto_size(pic->width, pic->height, &scale, NULL);
+		snprintf(tag, sizeof tag, "%s%s", name, r->n_objects ? "" : " (nothing found)");
+		if ((rc = fundus_draw_text(pic, 2 * scale, 2 * scale, tag, scale, white, black)) <
+		    0)
+			goto fail;
+	}
+	*out = pic;
+	return 0;
+fail:
+	fundus_image_free(pic);
+	return rc;
+}
+
+int overlay_write(const struct overlay_options *o, const struct fundus_image *img, int full_w,
+		  int full_h, const struct fundus_record *r, const char *path, const char *id,
+		  char **written)
+{
+	struct fundus_image *pic;
+	struct fundus_save_options so;
+	const char *name = strrchr(path, '/');
+	int rc;
+
+	*written = NULL;
+	if ((rc = overlay_draw(img, full_w, full_h, r, name ? name + 1 : path, o->size, &pic)) < 0)
+		return rc;
 	fundus_save_options_default(&so);
 	so.type = o->type;
-	if ((*written = overlay_path(o, path, id)) == NULL) {
+	if ((*written = overlay_path(o, path, id)) == NULL)
 		rc = FUNDUS_ENOMEM;
-		goto out;
-	}
-	rc = fundus_image_save(pic, *written, &so);
-out:
+	else
+		rc = fundus_image_save(pic, *written, &so);
 	if (rc < 0) {
 		fundus_free(*written);
 		*written = NULL;

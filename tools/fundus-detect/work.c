@@ -158,11 +158,10 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 	}
 	info = fundus_image_source_info(src);
 	scale = fundus_detector_scale(o->det, info->width, info->height);
-	if (o->overlay.dir) {
+	if (o->overlay.dir || o->overlay.tile) {
 		/* One decode for both: the overlay's, when it needs more pixels. */
-		int s = o->overlay.size
-			    ? fundus_image_fit_scale(info->width, info->height, o->overlay.size)
-			    : 1;
+		int side = o->overlay.dir ? o->overlay.size : o->overlay.tile;
+		int s = side ? fundus_image_fit_scale(info->width, info->height, side) : 1;
 
 		if (s < scale)
 			scale = s;
@@ -201,6 +200,11 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 			goto out;
 		}
 		fundus_free(overlay);
+	}
+	if (o->overlay.tile && overlay_draw(img, info->width, info->height, r, NULL,
+					    o->overlay.tile, &res->tile) < 0) {
+		fail(res, "cannot draw the thumbnail of", j->path);
+		goto out;
 	}
 	if (fundus_record_format(r, &res->line, &res->len) < 0) {
 		fail(res, "cannot write the record of", j->path);
@@ -303,7 +307,9 @@ void work_release(struct work *w, size_t i)
 {
 	fundus_free(w->res[i].line);
 	fundus_free(w->res[i].msg);
+	fundus_image_free(w->res[i].tile);
 	w->res[i].line = w->res[i].msg = NULL;
+	w->res[i].tile = NULL;
 }
 
 void work_free(struct work *w)
