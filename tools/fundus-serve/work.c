@@ -221,7 +221,8 @@ static void run_job(struct worker *w, struct serve_job *job)
 		goto out;
 	}
 	t[2] = serve_now() - start;
-	rc = fundus_detect_run(w->ctx, img, info->width, info->height, &job->params, &dets, &n, &tm);
+	rc =
+	    fundus_detect_run(w->ctx, img, info->width, info->height, &job->params, &dets, &n, &tm);
 	if (rc < 0) {
 		job_error(job, 500, fundus_errmsg());
 		goto out;
