@@ -212,6 +212,15 @@ checks=$((checks + 1))
 cmp -s waited.jsonl folder.jsonl || fail "--wait: output differs"
 wait "$holder" "$holder2"
 
+# Progress and the summary only on a terminal (script(1) gives it one).
+if command -v script >/dev/null; then
+  script -qec "fundus-detect -m m.fdm --top 1 in >/dev/null" /dev/null >tty.txt 2>&1
+  expect_match tty.txt 'fundus-detect: detecting 4/4 \(100%\)' "progress on a terminal"
+  expect_match tty.txt 'fundus-detect: 4 images: 4 detected, 0 done already, 0 failed \(' "summary on a terminal"
+  script -qec "fundus-detect -q -m m.fdm --top 1 in >/dev/null" /dev/null >tty.txt 2>&1
+  expect_empty tty.txt "-q: no progress on a terminal"
+fi
+
 # Misuse and a bad model.
 run fundus-detect in
 expect_status 2 "no model"

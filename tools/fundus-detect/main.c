@@ -478,9 +478,9 @@ int main(int argc, char **argv)
 	if (!tool_quiet && isatty(STDERR_FILENO)) {
 		double s = now() - t0;
 
-		fprintf(stderr, "%s: %zu images: %lld detected, %lld done already, %lld failed",
-			tool_name, js.n, (long long)run.written, (long long)run.skipped,
-			(long long)run.failed);
+		fprintf(stderr, "%s: %zu %s: %lld detected, %lld done already, %lld failed",
+			tool_name, js.n, js.n == 1 ? "image" : "images", (long long)run.written,
+			(long long)run.skipped, (long long)run.failed);
 		if (run.written && s > 0)
 			fprintf(stderr, " (%.1f images/s)", (double)run.written / s);
 		fputc('\n', stderr);
