@@ -285,7 +285,9 @@ void fundus__augment_draw(const struct fundus_augment *a, struct fundus_rng *rng
 		for (int r = 0; r < 3; r++)
 			for (int col = 0; col < 3; col++)
 				m[r][col] = (1 - t) * d->mix[r][col] + t * y[col];
-		memcpy(d->mix, m, sizeof m);
+		for (int r = 0; r < 3; r++)
+			for (int col = 0; col < 3; col++)
+				d->mix[r][col] = m[r][col];
 	}
 	d->contrast = (float)fundus_rng_range(rng, 1 - a->contrast, 1 + a->contrast);
 	u_blur = fundus_rng_uniform(rng);

@@ -112,9 +112,10 @@ static size_t field_of_view(const struct fundus_image *img, float *mask)
 		if (acc * 50 >= total)
 			break;
 	}
+	/* at least 10 levels: above the noise of a black surround */
 	thr = hi * 15 / 100;
-	if (thr < 3)
-		thr = 3;
+	if (thr < 10)
+		thr = 10;
 	for (int y = 0; y < img->height; y++) {
 		const uint8_t *p = fundus_image_pixel(img, 0, y);
 		float *m = mask + (size_t)y * img->width;

@@ -285,3 +285,120 @@ int fundus_nn_optim_ema_copy(const struct fundus_nn_optim *opt, struct fundus_ne
 	fundus_net_touch(dst);
 	return 0;
 }
+
+/* The buffers of tensor i that the state holds, in order: m, v, ema. */
+static void state_buffers(const struct fundus_nn_optim *opt, int i, float **out[3])
+{
+	out[0] = &opt->m[i];
+	out[1] = &opt->v[i];
+	out[2] = opt->ema ? &opt->ema[i] : NULL;
+}
+
+#define STATE_MAGIC "FDNNOPT1"
+
+int fundus_nn_optim_save_state(const struct fundus_nn_optim *opt, uint8_t **data, size_t *len)
+{
+	const struct fundus_net *net = opt->net;
+	size_t n = 8 + 8 + 4, at;
+	uint8_t *b;
+	int64_t steps = opt->steps;
+	uint32_t nt = (uint32_t)net->ntensors;
+
+	*data = NULL;
+	*len = 0;
+	for (int i = 0; i < net->ntensors; i++) {
+		float **bufs[3];
+
+		state_buffers(opt, i, bufs);
+		n += 1;
+		for (int k = 0; k < 3; k++)
+			if (bufs[k] && *bufs[k])
+				n += net->tensors[i].count * sizeof(float);
+	}
+	b = fundus_malloc(n);
+	if (b == NULL)
+		return FUNDUS_ENOMEM;
+	memcpy(b, STATE_MAGIC, 8);
+	memcpy(b + 8, &steps, 8); /* host order: a state resumes on the machine that wrote it */
+	memcpy(b + 16, &nt, 4);
+	at = 20;
+	for (int i = 0; i < net->ntensors; i++) {
+		float **bufs[3];
+		uint8_t mask = 0;
+
+		state_buffers(opt, i, bufs);
+		for (int k = 0; k < 3; k++)
+			if (bufs[k] && *bufs[k])
+				mask |= (uint8_t)(1u << k);
+		b[at++] = mask;
+		for (int k = 0; k < 3; k++)
+			if (mask & (1u << k)) {
+				memcpy(b + at, *bufs[k], net->tensors[i].count * sizeof(float));
+				at += net->tensors[i].count * sizeof(float);
+			}
+	}
+	*data = b;
+	*len = n;
+	return 0;
+}
+
+int fundus_nn_optim_load_state(struct fundus_nn_optim *opt, const void *data, size_t len)
+{
+	const struct fundus_net *net = opt->net;
+	const uint8_t *b = data;
+	int64_t steps;
+	uint32_t nt;
+	size_t at = 20;
+
+	if (len < 20 || memcmp(b, STATE_MAGIC, 8) != 0)
+		return fundus_error_set(FUNDUS_EFORMAT, "not an optimiser state");
+	memcpy(&steps, b + 8, 8);
+	memcpy(&nt, b + 16, 4);
+	if (nt != (uint32_t)net->ntensors || steps < 0)
+		return fundus_error_set(FUNDUS_EFORMAT,
+					"optimiser state for %u tensors, the network has %d", nt,
+					net->ntensors);
+	/* Check the whole layout before changing anything. */
+	for (int pass = 0; pass < 2; pass++) {
+		at = 20;
+		for (int i = 0; i < net->ntensors; i++) {
+			float **bufs[3];
+			uint8_t mask = 0;
+
+			state_buffers(opt, i, bufs);
+			for (int k = 0; k < 3; k++)
+				if (bufs[k] && *bufs[k])
+					mask |= (uint8_t)(1u << k);
+			if (at >= len || b[at] != mask)
+				return fundus_error_set(FUNDUS_EFORMAT,
+							"optimiser state does not match the optimiser "
+							"(tensor %s)",
+							net->tensors[i].name);
+			at++;
+			for (int k = 0; k < 3; k++)
+				if (mask & (1u << k)) {
+					size_t sz = net->tensors[i].count * sizeof(float);
+
+					if (len - at < sz)
+						return fundus_error_set(FUNDUS_EFORMAT,
+									"optimiser state truncated");
+					if (pass)
+						memcpy(*bufs[k], b + at, sz);
+					at += sz;
+				}
+		}
+		if (at != len)
+			return fundus_error_set(FUNDUS_EFORMAT, "optimiser state has %zu extra bytes",
+						len - at);
+	}
+	opt->steps = steps;
+	return 0;
+}
+
+int fundus_nn_optim_set_total_steps(struct fundus_nn_optim *opt, long total_steps)
+{
+	if (total_steps < 0)
+		return fundus_error_set(FUNDUS_EINVAL, "negative total steps");
+	opt->p.total_steps = total_steps;
+	return 0;
+}

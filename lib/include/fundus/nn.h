@@ -401,6 +401,24 @@ int fundus_nn_optim_step(struct fundus_nn_optim *opt, struct fundus_nn_ctx *ctx,
 long fundus_nn_optim_steps(const struct fundus_nn_optim *opt);
 
 /*
+ * Moves the end of the cosine decay (a run that plans its length from its
+ * speed, under a time budget). FUNDUS_EINVAL for a negative count.
+ */
+int fundus_nn_optim_set_total_steps(struct fundus_nn_optim *opt, long total_steps);
+
+/*
+ * The optimiser's state (step count, momenta, moving average) as bytes, for
+ * a checkpoint that resumes training exactly; with the network's weights
+ * saved beside it. *data is the caller's (fundus_free()). Loading checks
+ * that the state fits this optimiser (same network, same kind and
+ * options): FUNDUS_EFORMAT otherwise, the optimiser unchanged. The bytes
+ * are in the host's order: a state resumes on the kind of machine that
+ * wrote it.
+ */
+int fundus_nn_optim_save_state(const struct fundus_nn_optim *opt, uint8_t **data, size_t *len);
+int fundus_nn_optim_load_state(struct fundus_nn_optim *opt, const void *data, size_t len);
+
+/*
  * Copies the moving average of the weights (and the running statistics)
  * into dst, a network of the same description (fundus_net_dup()).
  * FUNDUS_EINVAL when the average is off or the networks differ.
