@@ -156,6 +156,7 @@ struct result {
 	uint8_t digest[FUNDUS_SHA256_BYTES];
 	double seconds;            /* read to formatted record, for the summary */
 	struct fundus_image *tile; /* the thumbnail for the contact sheet, or NULL (owned) */
+	char *name;                /* the image's name under its thumbnail (owned) */
 };
 
 /* Everything the workers need, read-only while they run. */

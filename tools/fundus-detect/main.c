@@ -238,11 +238,12 @@ static int take(struct run *run, const struct job *j, struct result *res)
 			}
 		}
 		if (run->tiles && res->tile && run->n_tiles < SHEET_MAX) {
-			const char *base = strrchr(j->path, '/');
+			const char *shown = res->name ? res->name : j->path;
+			const char *base = strrchr(shown, '/');
 			struct fundus_record *r;
 			char cap[256];
 
-			base = base ? base + 1 : j->path;
+			base = base ? base + 1 : shown;
 			if (fundus_record_parse(res->line, res->len - 1, NULL, &r) < 0) {
 				tool_error("out of memory");
 				return -1;

@@ -11,7 +11,8 @@
  * The overlay's file name: the image's name without folder and extension,
  * then the first 8 hexadecimal digits of its id, so that photographs of
  * one name in different folders (IMG_0001.JPG of every camera) do not
- * overwrite each other's overlays, run after run.
+ * overwrite each other's overlays, run after run; a name that starts with
+ * those digits (a dataset's stored file) needs them only once.
  */
 static char *overlay_path(const struct overlay_options *o, const char *path, const char *id)
 {
@@ -26,7 +27,10 @@ static char *overlay_path(const struct overlay_options *o, const char *path, con
 	len = strlen(o->dir) + stem + 32;
 	if ((out = fundus_malloc(len)) == NULL)
 		return NULL;
-	snprintf(out, len, "%s/%.*s.%.8s.%s", o->dir, (int)stem, base, id + 7, ext);
+	if (stem >= 8 && strncmp(base, id + 7, 8) == 0) /* named by its hash already */
+		snprintf(out, len, "%s/%.*s.%s", o->dir, (int)stem, base, ext);
+	else
+		snprintf(out, len, "%s/%.*s.%.8s.%s", o->dir, (int)stem, base, id + 7, ext);
 	return out;
 }
 

@@ -117,6 +117,19 @@ static int make_record(const struct job *j, struct fundus_record **out)
 	return rc;
 }
 
+/*
+ * The name a person knows the image by, for overlays and the contact
+ * sheet: the original file's (source.path, from fundus-ingest) when the
+ * record has one, since a dataset's stored files are named by their hash;
+ * else the path read. Borrowed from r or j.
+ */
+static const char *shown_path(const struct job *j, const struct fundus_record *r)
+{
+	const cJSON *p = r->source ? cJSON_GetObjectItemCaseSensitive(r->source, "path") : NULL;
+
+	return cJSON_IsString(p) && p->valuestring[0] ? p->valuestring : j->path;
+}
+
 /* Detects in one image, filling res. */
 static void process(struct work *w, struct fundus_detect_ctx *dc, const struct job *j,
 		    struct result *res)
@@ -193,8 +206,8 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 		goto out;
 	}
 	if (o->overlay.dir) {
-		rc = overlay_write(&o->overlay, img, info->width, info->height, r, j->path, id,
-				   &overlay);
+		rc = overlay_write(&o->overlay, img, info->width, info->height, r, shown_path(j, r),
+				   id, &overlay);
 		if (rc < 0) {
 			fail(res, "cannot draw the overlay of", j->path);
 			goto out;
@@ -203,6 +216,10 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 	}
 	if (o->overlay.tile && overlay_draw(img, info->width, info->height, r, NULL,
 					    o->overlay.tile, &res->tile) < 0) {
+		fail(res, "cannot draw the thumbnail of", j->path);
+		goto out;
+	}
+	if (o->overlay.tile && (res->name = fundus_strdup(shown_path(j, r))) == NULL) {
 		fail(res, "cannot draw the thumbnail of", j->path);
 		goto out;
 	}
@@ -308,7 +325,8 @@ void work_release(struct work *w, size_t i)
 	fundus_free(w->res[i].line);
 	fundus_free(w->res[i].msg);
 	fundus_image_free(w->res[i].tile);
-	w->res[i].line = w->res[i].msg = NULL;
+	fundus_free(w->res[i].name);
+	w->res[i].line = w->res[i].msg = w->res[i].name = NULL;
 	w->res[i].tile = NULL;
 }
 
