@@ -112,6 +112,13 @@ expect_code 400 "a bad form field"
   head -c 3000 "$img"; } >cut.form
 req cut -H 'Content-Type: multipart/form-data; boundary=XyZ' --data-binary @cut.form "$URL/v1/detect"
 expect_code 400 "a multipart body cut short"
+expect_match "$T/cut.body" 'malformed multipart/form-data body' "the form parser found it cut"
+# A file name that is not UTF-8 is left out of the record.
+{ printf -- '--XyZ\r\nContent-Disposition: form-data; name="image"; filename="\351\001.jpg"\r\n\r\n'
+  cat "$img"; printf '\r\n--XyZ--\r\n'; } >latin1.form
+req latin1 -H 'Content-Type: multipart/form-data; boundary=XyZ' --data-binary @latin1.form "$URL/v1/detect"
+expect_code 200 "a form whose file name is not UTF-8"
+jqcheck "$T/latin1.body" '(has("image") | not) and (.objects | length > 0)' "the name is left out"
 req noboundary -H 'Content-Type: multipart/form-data' --data-binary @"$img" "$URL/v1/detect"
 expect_code 400 "multipart without a boundary"
 
@@ -144,7 +151,7 @@ expect_match "$m" '^# TYPE fundus_serve_requests_total counter$' "requests count
 for c in 200 400 404 405 415 422; do
   expect_match "$m" "^fundus_serve_requests_total\\{path=\"/v1/detect\",code=\"$c\"\\} [1-9]|^fundus_serve_requests_total\\{path=\"[^\"]*\",code=\"$c\"\\} [1-9]" "status $c counted"
 done
-expect_match "$m" '^fundus_serve_requests_total\{path="/v1/detect",code="200"\} 4$' "four detections counted"
+expect_match "$m" '^fundus_serve_requests_total\{path="/v1/detect",code="200"\} 5$' "five detections counted"
 expect_match "$m" '^fundus_serve_request_duration_seconds_bucket\{path="/v1/detect",le="\+Inf"\} [0-9]+$' "histogram"
 expect_match "$m" '^fundus_serve_request_duration_seconds_count\{path="/v1/detect"\} [0-9]+$' "histogram count"
 expect_match "$m" '^fundus_serve_queue_depth 0$' "queue depth"

@@ -55,12 +55,13 @@ for name, data in out.items():
 EOF
 # Broken multipart bodies.
 crlf() { printf '%s\r\n' "$@"; }
-{ crlf --B 'Content-Disposition: form-data; name="image"; filename="a.jpg"' ''; cat "$img"; } >nofinal.form
-{ crlf --B 'Content-Disposition: form-data; name="image"' ''; head -c 500 "$img"; crlf '' --C--; } >wrongend.form
-{ crlf --B 'Content-Disposition: form-data' '' 'x' --B--; } >noname.form
-{ crlf --B "Content-Disposition: form-data; name=\"$(head -c 20000 /dev/zero | tr '\0' a)\"" '' x --B--; } >longname.form
-{ for i in $(seq 500); do crlf --B 'Content-Disposition: form-data; name="top"' '' 1; done; crlf --B--; } >many.form
-{ crlf --B 'Content-Disposition: form-data; name="image"'; head -c 3000 "$img"; } >noblank.form
+{ crlf --fUnDuS 'Content-Disposition: form-data; name="image"; filename="a.jpg"' ''; cat "$img"; } >nofinal.form
+{ crlf --fUnDuS 'Content-Disposition: form-data; name="image"' ''; head -c 500 "$img"; crlf '' --C0nTrA--; } >wrongend.form
+{ crlf --fUnDuS 'Content-Disposition: form-data' '' 'x' --fUnDuS--; } >noname.form
+{ crlf --fUnDuS "Content-Disposition: form-data; name=\"$(head -c 20000 /dev/zero | tr '\0' a)\"" '' x --fUnDuS--; } >longname.form
+{ for i in $(seq 500); do crlf --fUnDuS 'Content-Disposition: form-data; name="top"' '' 1; done; crlf --fUnDuS--; } >many.form
+{ crlf --fUnDuS 'Content-Disposition: form-data; name="image"'; head -c 3000 "$img"; } >noblank.form
+{ crlf --fUnDuS "Content-Disposition: form-data; name=\"image\"; filename=\"$(printf '\351\377\001')\"" ''; cat "$img"; crlf '' --fUnDuS--; } >latin1.form
 
 # Malformed HTTP, sent raw.
 printf 'GARBAGE\r\n\r\n' >bad1.http
@@ -99,7 +100,7 @@ abuse() {
     curl -s -o /dev/null -m 30 -F "image=@$f" "$URL/v1/detect"
   done
   for f in *.form; do
-    curl -s -o /dev/null -m 30 -H 'Content-Type: multipart/form-data; boundary=B' --data-binary @"$f" "$URL/v1/detect"
+    curl -s -o /dev/null -m 30 -H 'Content-Type: multipart/form-data; boundary=fUnDuS' --data-binary @"$f" "$URL/v1/detect"
   done
   # A client that sends half a request and goes silent: the idle timeout closes it.
   raw bad14.http

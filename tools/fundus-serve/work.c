@@ -246,9 +246,18 @@ static void run_job(struct worker *w, struct serve_job *job)
 	t[4] = tm.infer;
 	t[5] = tm.decode;
 	t[6] = serve_now() - job->start;
-	if (add_provenance(r, w->model->det, ro.scale, t) < 0 ||
-	    (rc = fundus_record_format(r, &job->body, &job->body_len)) < 0) {
+	if (add_provenance(r, w->model->det, ro.scale, t) < 0) {
 		job_error(job, 500, "out of memory");
+		goto out;
+	}
+	rc = fundus_record_format(r, &job->body, &job->body_len);
+	if (rc == FUNDUS_EINVAL && r->image) {
+		/* A file name that is not UTF-8 cannot be in a record: leave it out. */
+		fundus_record_set_string(&r->image, NULL);
+		rc = fundus_record_format(r, &job->body, &job->body_len);
+	}
+	if (rc < 0) {
+		job_error(job, 500, fundus_errmsg());
 		goto out;
 	}
 	job->status = 200;
