@@ -4,6 +4,7 @@
  *   bench_engine train  [-t THREADS] [-b BATCH] [-s SIZE] [-r RUNS] [-n STEPS] [--blas]
  *   bench_engine infer  [-t THREADS] [-s SIZE] [-r RUNS] [-n PASSES] [--blas]
  *   bench_engine layers [-t THREADS] [-s SIZE] [-b BATCH] [-r RUNS]
+ *   bench_engine kernel
  *
  * train: images per second of whole SGD steps (forward, backward, update)
  * on random images with random output gradients; infer: milliseconds per
@@ -13,6 +14,10 @@
  * and the bounds the products alone put on the whole network.
  *
  * --cpu-time measures processor time instead of wall time (one thread only).
+ * --net NAME measures another built-in network (train and infer).
+ * kernel: prints the matrix-product kernel the engine runs
+ * (fundus_nn_gemm_name(): ours, or OpenBLAS's with its core), which train
+ * and infer also print on stderr.
  *
  * Every run is printed as it is measured; the last line of each
  * measurement is "RESULT name value value ..." (one value per run), which
@@ -29,6 +34,7 @@
 #include "fundus/rng.h"
 
 static int threads = 1, batch = 0, size = 256, runs = 5, steps = 0, blas, profile, cpu_time;
+static const char *net_name = "yolov3-tiny";
 
 /*
  * Seconds on the wall clock, or (--cpu-time) of the process's processor time:
@@ -64,14 +70,19 @@ static float *randoms(size_t n, uint64_t seed)
 	return v;
 }
 
-/* The built-in yolov3-tiny with fresh weights. */
-static struct fundus_net *yolo(void)
+/* The built-in network (--net, yolov3-tiny) with fresh weights. */
+static struct fundus_net *network(void)
 {
-	const char *desc = fundus_net_builtin("yolov3-tiny");
+	const char *desc = fundus_net_builtin(net_name);
 	struct fundus_net *net;
 
+	if (desc == NULL) {
+		fprintf(stderr, "bench_engine: no built-in network '%s'\n", net_name);
+		exit(2);
+	}
 	if (fundus_net_new(&net, desc, strlen(desc), NULL) < 0)
-		die("yolov3-tiny");
+		die(net_name);
+	fprintf(stderr, "%s, matrix kernel %s\n", net_name, fundus_nn_gemm_name());
 	return net;
 }
 
@@ -135,7 +146,7 @@ static void print_profile(struct fundus_net *net, struct fundus_nn_ctx *ctx, int
 /* Images per second of whole training steps. */
 static void bench_train(void)
 {
-	struct fundus_net *net = yolo();
+	struct fundus_net *net = network();
 	struct fundus_nn_ctx *ctx;
 	struct fundus_nn_optim_params op;
 	struct fundus_nn_optim *opt;
@@ -196,7 +207,7 @@ static void bench_train(void)
 /* Milliseconds per image of a forward pass. */
 static void bench_infer(void)
 {
-	struct fundus_net *net = yolo();
+	struct fundus_net *net = network();
 	struct fundus_nn_ctx *ctx = context(net, FUNDUS_NN_INFER, 1);
 	int in[4], n = steps ? steps : 10;
 	float *x;
@@ -257,7 +268,7 @@ static double time_sgemm(int ta, int tb, int m, int n, int k)
 /* Each convolution against cblas_sgemm alone, and the bounds of the products. */
 static void bench_layers(void)
 {
-	struct fundus_net *net = yolo();
+	struct fundus_net *net = network();
 	int b = batch ? batch : 1, nl = fundus_net_layer_count(net);
 	struct fundus_nn_ctx *ctx;
 	double gemm_inf = 0, gemm_train = 0, ours_inf = 0, flops_all = 0;
@@ -280,9 +291,9 @@ static void bench_layers(void)
 			lt[(size_t)i * runs + r] = f;
 		}
 	}
-	printf("convolutions of yolov3-tiny at %d, batch %d, %d threads: ours (im2col, product,\n"
+	printf("convolutions of %s at %d, batch %d, %d threads: ours (im2col, product,\n"
 	       "epilogue) against cblas_sgemm alone on the same shapes (OpenBLAS, %d threads)\n",
-	       size, b, threads, threads);
+	       net_name, size, b, threads, threads);
 	printf("layer     M      N      K |  ours ms  GFLOP/s | sgemm ms  GFLOP/s | ours/sgemm | "
 	       "train products ms\n");
 	for (int i = 0; i < nl; i++) {
@@ -341,6 +352,7 @@ int main(int argc, char **argv)
 	    {"blas", no_argument, NULL, 'B'},
 	    {"profile", no_argument, NULL, 'p'},
 	    {"cpu-time", no_argument, NULL, 'C'},
+	    {"net", required_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -355,15 +367,16 @@ int main(int argc, char **argv)
 		case 'B': blas = 1; break;
 		case 'p': profile = 1; break;
 		case 'C': cpu_time = 1; break;
+		case 'N': net_name = optarg; break;
 		default:
 			fprintf(stderr,
-				"usage: bench_engine train|infer|layers [-t N] [-b N] [-s N] "
-				"[-r N] [-n N] [--blas] [--profile]\n");
+				"usage: bench_engine train|infer|layers|kernel [-t N] [-b N] "
+				"[-s N] [-r N] [-n N] [--blas] [--profile] [--net NAME]\n");
 			return 2;
 		}
 	}
 	if (optind >= argc || threads < 1 || runs < 1 || runs > 1000 || size < 32) {
-		fprintf(stderr, "usage: bench_engine train|infer|layers [options]\n");
+		fprintf(stderr, "usage: bench_engine train|infer|layers|kernel [options]\n");
 		return 2;
 	}
 	if (strcmp(argv[optind], "train") == 0)
@@ -372,6 +385,8 @@ int main(int argc, char **argv)
 		bench_infer();
 	else if (strcmp(argv[optind], "layers") == 0)
 		bench_layers();
+	else if (strcmp(argv[optind], "kernel") == 0)
+		printf("%s\n", fundus_nn_gemm_name());
 	else
 		return 2;
 	return 0;

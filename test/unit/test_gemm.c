@@ -7,6 +7,8 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fundus/core.h"
 #include "fundus/nn.h"
@@ -228,6 +230,39 @@ TEST(kernels_match_reference)
 	CHECK_INT_EQ(check_random(kernels, nk, 64, 100), 0);
 }
 
+/*
+ * The kernel FUNDUS_GEMM names, in a child process: the choice is made
+ * once per process, so this runs before anything here makes it. Returns
+ * the child's verdict: 0 when the name starts with want.
+ */
+static int kernel_under(const char *value, const char *want)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		setenv("FUNDUS_GEMM", value, 1);
+		_exit(strncmp(fundus_nn_gemm_name(), want, strlen(want)) == 0 ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* FUNDUS_GEMM=blas and =own force OpenBLAS and our best kernel. */
+TEST(environment_forces_kernel)
+{
+	const char *own = fundus__gemm_supported(FUNDUS__GEMM_AVX512) ? "fundus-avx512"
+			  : fundus__gemm_supported(FUNDUS__GEMM_AVX2)   ? "fundus-avx2"
+									: "openblas-";
+
+	CHECK_INT_EQ(kernel_under("blas", "openblas-"), 0);
+	CHECK_INT_EQ(kernel_under("own", own), 0);
+	/* Unset, a processor with AVX-512 runs ours. */
+	if (fundus__gemm_supported(FUNDUS__GEMM_AVX512))
+		CHECK_INT_EQ(kernel_under("", "fundus-avx512"), 0);
+}
+
 /* What the engine calls, with whichever kernel it chose; k = 0 scales C by beta. */
 TEST(dispatcher_matches_reference)
 {
@@ -266,6 +301,7 @@ TEST(refusals)
 
 int main(int argc, char **argv)
 {
+	RUN(environment_forces_kernel); /* first: nothing has chosen a kernel yet */
 	RUN(kernels_match_reference);
 	RUN(dispatcher_matches_reference);
 	RUN(refusals);

@@ -60,17 +60,27 @@
  *
  * Tensors passed in and out are float32 in NCHW order (image, channel,
  * row, column). Two compute paths give the same results within rounding:
- * the fast one (im2col or direct convolution on OpenBLAS's sgemm, batch
+ * the fast one (im2col or direct convolution on matrix products, batch
  * norm folded at inference) and a plain reference one, used by the tests.
  *
- * Threads: a context splits its work over a fundus pool and calls OpenBLAS
- * single-threaded (openblas_set_num_threads(1), a process-wide setting, is
- * called when a context is made), so that the two never compete for the
- * cores; FUNDUS_NN_BLAS_THREADS gives OpenBLAS the threads instead and runs
- * the rest serially. The pool is the default because it is faster: on two
+ * Matrix products: the engine's own single-threaded kernels (AVX-512 or
+ * AVX2 with FMA, chosen at run time) or OpenBLAS's sgemm;
+ * fundus_nn_gemm_name() says which. Ours run wherever the processor has
+ * AVX-512, and with AVX2 when OpenBLAS's kernels for the processor leave
+ * FMA unused (OpenBLAS 0.3.21 takes recent Xeons for a Prescott, 2.7
+ * times slower than its SkylakeX kernels; ours are about as fast as
+ * those). The environment variable FUNDUS_GEMM=blas or FUNDUS_GEMM=own,
+ * read once, forces either; OPENBLAS_CORETYPE is left to the user.
+ *
+ * Threads: a context splits its work over a fundus pool and computes each
+ * product on one thread (openblas_set_num_threads(1), a process-wide
+ * setting, is called when a context is made), so that the two never
+ * compete for the cores; FUNDUS_NN_BLAS_THREADS gives OpenBLAS the threads
+ * instead (products then go to OpenBLAS, whatever the kernel) and runs the
+ * rest serially. The pool is the default because it is faster: on two
  * cores (bench/engine, yolov3-tiny) 27 against 19 images/s in training and
  * 14 against 17 ms per 256x256 image in inference. One seed and one thread
- * count give bit-identical results, run after run.
+ * count give bit-identical results, run after run (for a given kernel).
  */
 #ifndef FUNDUS_NN_H
 #define FUNDUS_NN_H
@@ -268,20 +278,20 @@ struct fundus_nn_ctx_params {
 };
 
 /*
- * The name of the OpenBLAS kernels in use ("SkylakeX", "Haswell"), static.
- * OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons and falls back to
- * "Prescott", its generic kernels, three to five times slower; the
- * environment variable OPENBLAS_CORETYPE (read when the process starts)
- * chooses others. Programs may warn when they see "Prescott".
+ * The name of OpenBLAS's kernels for this processor ("SkylakeX",
+ * "Haswell"), static, whether or not the engine uses them. OpenBLAS 0.3.21
+ * (Debian 12) does not know recent Xeons and falls back to "Prescott", its
+ * generic kernels, three to five times slower; the environment variable
+ * OPENBLAS_CORETYPE (read when the process starts) chooses others.
  */
 const char *fundus_nn_blas_core(void);
 
 /*
  * The name of the matrix-product kernel the engine runs (static):
- * "fundus-avx512" or "fundus-avx2" for the engine's own, chosen when the
- * processor has AVX2 and FMA and OpenBLAS's core does not use them
- * ("Prescott"); "openblas-<core>" ("openblas-SkylakeX") otherwise. The
- * environment variable FUNDUS_GEMM=blas or =own (read once) forces either.
+ * "fundus-avx512" or "fundus-avx2" for its own, "openblas-<core>"
+ * ("openblas-SkylakeX", "openblas-Prescott") for OpenBLAS's; chosen once,
+ * as the overview says (FUNDUS_GEMM). Programs may warn when it is
+ * "openblas-Prescott" or another generic core.
  */
 const char *fundus_nn_gemm_name(void);
 
