@@ -146,13 +146,36 @@ static void decode_centre(struct fundus_detect_ctx *c, const struct fundus__head
 				if (!peak)
 					continue;
 				{
-					size_t at = (size_t)y * w + x;
-					const float *r = o + (size_t)hd->classes * plane + at;
-					float cx = ((float)x + r[0]) * sx, cy = ((float)y + r[plane]) * sy;
-					float bw = expf(clamp_log(r[2 * plane])) * sx;
-					float bh = expf(clamp_log(r[3 * plane])) * sy;
+					/*
+					 * The box: the neighbours' predictions
+					 * too (they are trained to give it),
+					 * weighted by their heat.
+					 */
+					float cx = 0, cy = 0, lw = 0, lh = 0, wsum = 0;
 
-					add(c, n, cap, cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2,
+					for (int dy = -1; dy <= 1; dy++)
+						for (int dx = -1; dx <= 1; dx++) {
+							int yy = y + dy, xx = x + dx;
+							size_t at;
+							const float *r;
+							float wt;
+
+							if (yy < 0 || yy >= h || xx < 0 || xx >= w)
+								continue;
+							at = (size_t)yy * w + xx;
+							r = o + (size_t)hd->classes * plane + at;
+							wt = sigmoid(hm[at]);
+							cx += wt * ((float)xx + r[0]);
+							cy += wt * ((float)yy + r[plane]);
+							lw += wt * clamp_log(r[2 * plane]);
+							lh += wt * clamp_log(r[3 * plane]);
+							wsum += wt;
+						}
+					cx = cx / wsum * sx;
+					cy = cy / wsum * sy;
+					lw = expf(lw / wsum) * sx;
+					lh = expf(lh / wsum) * sy;
+					add(c, n, cap, cx - lw / 2, cy - lh / 2, cx + lw / 2, cy + lh / 2,
 					    sigmoid(v), k);
 				}
 			}

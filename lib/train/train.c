@@ -792,16 +792,19 @@ int fundus_train_run(const struct fundus_train_params *p, const struct fundus_tr
 			break;
 		st.epoch++;
 		/*
-		 * Under a time budget, the first epoch's speed (validation
-		 * included) plans how many fit, and the learning rate decays
-		 * over those: a run cut by the clock in mid-schedule would
-		 * stop at its highest rate.
+		 * Under a time budget, the speed so far (validation included)
+		 * plans how many epochs fit, after every epoch, and the
+		 * learning rate decays over those: a run cut by the clock in
+		 * mid-schedule would stop at its highest rate.
 		 */
-		if (p->time_limit > 0 && st.planned == 0) {
-			double t1 = fundus__train_now() - t0;
-			long fit = (long)floor(p->time_limit / (t1 > 1e-3 ? t1 : 1e-3));
+		if (p->time_limit > 0) {
+			double spent = fundus__train_now() - t_start, per = spent / st.epoch;
+			double left = p->time_limit - spent;
+			long fit = st.epoch + (long)floor((left > 0 ? left : 0) / (per > 1e-3 ? per : 1e-3));
 
-			st.planned = (int)(fit < 1 ? 1 : fit > p->epochs ? p->epochs : fit);
+			st.planned = (int)(fit < st.epoch ? st.epoch : fit > p->epochs ? p->epochs : fit);
+			if (st.planned < 1)
+				st.planned = 1;
 			op.total_steps = steps_per_epoch * st.planned;
 			fundus_nn_optim_set_total_steps(opt, op.total_steps);
 		}
