@@ -96,10 +96,15 @@ static INLINE const float *row_of(const float *const *base, size_t ldab, int i)
 	return (const float *)((const char *)base[i / 3] + (size_t)(i % 3) * ldab);
 }
 
-/* The AVX-512 micro-kernel, A packed or (direct) read in place, B whole or (masked) not. */
-AVX512 static INLINE void avx512_body(int direct, int masked, int kc, const float *restrict a,
-				      size_t lda, const float *restrict b, size_t ldb, float *c,
-				      size_t ldc, float alpha, float beta, int mv, int nv)
+/*
+ * The AVX-512 micro-kernel, A packed or (direct) read in place, B whole or
+ * (masked) not; half: at most 16 columns, one vector a row (the weight
+ * gradients of 16 filters would otherwise compute as many zeros).
+ */
+AVX512 static INLINE void avx512_body(int direct, int masked, int half, int kc,
+				      const float *restrict a, size_t lda, const float *restrict b,
+				      size_t ldb, float *c, size_t ldc, float alpha, float beta,
+				      int mv, int nv)
 {
 	const float *base[4] = {a, a + 3 * lda, a + 6 * lda, a + 9 * lda};
 	size_t ldab = lda * sizeof(float);
@@ -118,14 +123,17 @@ AVX512 static INLINE void avx512_body(int direct, int masked, int kc, const floa
 	}
 	for (int p = 0; p < kc; p++) {
 		__m512 b0 = masked ? _mm512_maskz_loadu_ps(k0, b) : _mm512_loadu_ps(b);
-		__m512 b1 = masked ? _mm512_maskz_loadu_ps(k1, b + 16) : _mm512_loadu_ps(b + 16);
+		__m512 b1 = half     ? b0
+			    : masked ? _mm512_maskz_loadu_ps(k1, b + 16)
+				     : _mm512_loadu_ps(b + 16);
 
 #pragma GCC unroll 16
 		for (int i = 0; i < AVX512_MR; i++) {
 			__m512 ai = _mm512_set1_ps(direct ? *row_of(base, ldab, i) : a[i]);
 
 			acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-			acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+			if (!half)
+				acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
 		}
 		if (direct)
 			for (int q = 0; q < 4; q++)
@@ -143,11 +151,13 @@ AVX512 static INLINE void avx512_body(int direct, int masked, int kc, const floa
 
 		if (i >= mv)
 			break;
-		if (beta != 0.0f) {
+		if (beta != 0.0f)
 			x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, r), x0);
-			x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, r + 16), x1);
-		}
 		_mm512_mask_storeu_ps(r, k0, x0);
+		if (half)
+			continue;
+		if (beta != 0.0f)
+			x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, r + 16), x1);
 		_mm512_mask_storeu_ps(r + 16, k1, x1);
 	}
 }
@@ -155,14 +165,18 @@ AVX512 static INLINE void avx512_body(int direct, int masked, int kc, const floa
 AVX512 static void micro_avx512(int kc, const float *a, size_t lda, const float *b, size_t ldb,
 				float *c, size_t ldc, float alpha, float beta, int mv, int nv)
 {
-	if (lda && nv < AVX512_NR)
-		avx512_body(1, 1, kc, a, lda, b, ldb, c, ldc, alpha, beta, mv, nv);
+	if (lda && nv <= 16)
+		avx512_body(1, 1, 1, kc, a, lda, b, ldb, c, ldc, alpha, beta, mv, nv);
+	else if (lda && nv < AVX512_NR)
+		avx512_body(1, 1, 0, kc, a, lda, b, ldb, c, ldc, alpha, beta, mv, nv);
 	else if (lda)
-		avx512_body(1, 0, kc, a, lda, b, ldb, c, ldc, alpha, beta, mv, nv);
+		avx512_body(1, 0, 0, kc, a, lda, b, ldb, c, ldc, alpha, beta, mv, nv);
+	else if (nv <= 16)
+		avx512_body(0, 1, 1, kc, a, 0, b, ldb, c, ldc, alpha, beta, mv, nv);
 	else if (nv < AVX512_NR)
-		avx512_body(0, 1, kc, a, 0, b, ldb, c, ldc, alpha, beta, mv, nv);
+		avx512_body(0, 1, 0, kc, a, 0, b, ldb, c, ldc, alpha, beta, mv, nv);
 	else
-		avx512_body(0, 0, kc, a, 0, b, ldb, c, ldc, alpha, beta, mv, nv);
+		avx512_body(0, 0, 0, kc, a, 0, b, ldb, c, ldc, alpha, beta, mv, nv);
 }
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -491,6 +505,10 @@ int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alp
 
 			if (!direct_b)
 				kn->pack_b(kn->nr, tb, b, (size_t)ldb, pc, kb, jc, nc, pb);
+			/* B read in place still needs its last columns padded (AVX2). */
+			if (direct_b && !kn->masked_b && nc % kn->nr)
+				kn->pack_b(kn->nr, tb, b, (size_t)ldb, pc, kb, jc + nc / kn->nr * kn->nr,
+					   nc % kn->nr, pb);
 			for (int ic = 0; ic < m; ic += mc) {
 				int mb = m - ic < mc ? m - ic : mc, full = mb / kn->mr * kn->mr;
 
@@ -500,32 +518,36 @@ int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alp
 				else if (full < mb)
 					kn->pack_a(kn->mr, ta, a, (size_t)lda, ic + full, mb - full,
 						   pc, kb, pa);
-				for (int jr = 0; jr < nc; jr += kn->nr) {
-					int nv = nc - jr < kn->nr ? nc - jr : kn->nr;
-					const float *bp = pb + (size_t)jr * (size_t)kb;
-					size_t bs = (size_t)kn->nr;
+				/*
+				 * Along a row of C tiles: C is read and written in runs
+				 * (rows of C far apart thrash the TLB and the prefetchers
+				 * when K is short), the micro-panel of A stays in L1 and
+				 * the panels of B stream from L2.
+				 */
+				for (int ir = 0; ir < mb; ir += kn->mr) {
+					int mv = mb - ir < kn->mr ? mb - ir : kn->mr;
+					const float *ap = pa + (size_t)ir * (size_t)kb;
+					size_t as = 0;
 
-					if (direct_b && (nv == kn->nr || kn->masked_b)) {
-						bp = b + (size_t)pc * (size_t)ldb + (size_t)(jc + jr);
-						bs = (size_t)ldb;
-					} else if (direct_b) {
-						kn->pack_b(kn->nr, tb, b, (size_t)ldb, pc, kb, jc + jr,
-							   nv, pb);
-						bp = pb;
+					if (direct_a && ir < full) {
+						ap = a + (size_t)(ic + ir) * (size_t)lda + (size_t)pc;
+						as = (size_t)lda;
+					} else if (direct_a) {
+						ap = pa;
 					}
-					for (int ir = 0; ir < mb; ir += kn->mr) {
-						int mv = mb - ir < kn->mr ? mb - ir : kn->mr;
+					for (int jr = 0; jr < nc; jr += kn->nr) {
+						int nv = nc - jr < kn->nr ? nc - jr : kn->nr;
+						const float *bp = pb + (size_t)jr * (size_t)kb;
+						size_t bs = (size_t)kn->nr;
 						float *cp = c + (size_t)(ic + ir) * (size_t)ldc +
 							    (size_t)(jc + jr);
-						const float *ap = pa + (size_t)ir * (size_t)kb;
-						size_t as = 0;
 
-						if (direct_a && ir < full) {
-							ap = a + (size_t)(ic + ir) * (size_t)lda +
-							     (size_t)pc;
-							as = (size_t)lda;
-						} else if (direct_a) {
-							ap = pa;
+						if (direct_b && (nv == kn->nr || kn->masked_b)) {
+							bp = b + (size_t)pc * (size_t)ldb +
+							     (size_t)(jc + jr);
+							bs = (size_t)ldb;
+						} else if (direct_b) {
+							bp = pb;
 						}
 						kn->micro(kb, ap, as, bp, bs, cp, (size_t)ldc, alpha,
 							  bt, mv, nv);
