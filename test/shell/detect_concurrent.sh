@@ -77,4 +77,17 @@ checks=$((checks + 1))
 # Runs over disjoint lists concatenate into the result of one run.
 checks=$((checks + 1))
 [ "$(jq -r .id xargs.jsonl | sort)" = "$(jq -r .id ref.jsonl | sort)" ] || fail "xargs -P: other images"
+
+# GNU parallel as fundus-detect(1) shows it, with this host as the only sshlogin.
+if command -v parallel >/dev/null; then
+  ls in/*.jpg | parallel --will-cite --sshlogin 2/: -N 5 --pipe \
+    fundus-detect -q -j 1 -m m.fdm --top 2 >parallel.jsonl
+  status=$?
+  expect_status 0 "GNU parallel --pipe"
+  valid parallel.jsonl "GNU parallel"
+  checks=$((checks + 1))
+  [ "$(canon parallel.jsonl)" = "$(canon ref.jsonl)" ] || fail "GNU parallel: not the reference's records"
+else
+  echo "note: GNU parallel is not installed: its example is not run"
+fi
 finish
