@@ -189,6 +189,18 @@ TEST(data_split_and_bad_images)
 		fundus_train_data_free(t);
 		fundus_train_data_free(v);
 	}
+	/* shrunk further to max_side, boxes with it */
+	{
+		struct fundus_train_data *s2;
+
+		dp.max_side = 120;
+		CHECK_OK(fundus_train_data_new(&s2, r, 2, &dp));
+		CHECK_INT_EQ(s2->items[0].img->width, 120);
+		CHECK_INT_EQ(s2->items[0].img->height, 90);
+		CHECK_NEAR(s2->items[0].boxes[0].x1, r[0]->objects[0].bbox.x1 * 120 / 320, 1e-9);
+		fundus_train_data_free(s2);
+		dp.max_side = 0;
+	}
 	CHECK_OK(fundus_train_data_head(d, 2, &h));
 	CHECK_INT_EQ((int)fundus_train_data_count(h), 2);
 	CHECK_STR_EQ(h->items[1].rec->image, r[1]->image);

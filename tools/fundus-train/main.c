@@ -115,6 +115,7 @@ struct run {
 	double *ep, *loss, *map, *ap50;
 	int n, cap;
 	const char *tag; /* learning curve: the subset, or NULL */
+	char title[512];
 };
 
 /* A JSON number or null. */
@@ -193,7 +194,7 @@ static int write_plot(const char *path, const struct run *r)
 	struct fundus_image *img = NULL;
 	int rc;
 
-	rc = fundus_plot_new(&pl, "fundus-train", "epoch");
+	rc = fundus_plot_new(&pl, r->title, "epoch");
 	if (rc >= 0)
 		rc = fundus_plot_axis(pl, FUNDUS_PLOT_LEFT, "training loss", 1, NAN, NAN);
 	if (rc >= 0)
@@ -424,10 +425,11 @@ int main(int argc, char **argv)
 	tp.on_epoch = on_epoch;
 	tp.ud = &run;
 	run.quiet = tool_quiet;
+	snprintf(run.title, sizeof run.title, "fundus-train: %s", output);
 	run.log_path = log_path;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (strcmp(fundus_nn_blas_core(), "Prescott") == 0)
+	if (strcmp(fundus_nn_gemm_name(), "openblas-Prescott") == 0)
 		tool_warn("OpenBLAS uses its generic kernels on this processor (3-5x slower); "
 			  "set OPENBLAS_CORETYPE (for example Haswell or SkylakeX)");
 
