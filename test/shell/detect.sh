@@ -179,6 +179,17 @@ expect_status 3 "--csv - with -o"
 checks=$((checks + 1))
 [ "$(cut -d, -f1 "$T/out" | uniq | wc -l)" -eq 5 ] || fail "CSV on stdout covers the whole output file: $(cat "$T/out")"
 
+# A long output file (3000 other ids; the set of ids grows several times over).
+awk 'BEGIN { for (i = 1; i <= 3000; i++) {
+  h = ""; for (k = 0; k < 8; k++) h = h sprintf("%08x", (i * 2654435761 + k * 40503) % 2147483647)
+  printf "{\"image\":\"old/%d.jpg\",\"id\":\"sha256:%s\",\"objects\":[]}\n", i, h } }' >long.jsonl
+head -1 folder.jsonl >>long.jsonl
+run fundus-detect -m m.fdm --top 3 -o long.jsonl in
+expect_status 0 "a long output file"
+checks=$((checks + 1))
+[ "$(wc -l <long.jsonl)" -eq 3004 ] && [ "$(tail -n 4 long.jsonl)" = "$(cat folder.jsonl)" ] ||
+  fail "long output: $(wc -l <long.jsonl) lines; $(tail -n 4 long.jsonl | cut -c1-80)"
+
 # An interrupted append: half a line at the end is cut off and the image done again.
 head -c 300 folder.jsonl >half.jsonl
 printf '%s\n' "$(head -1 folder.jsonl)" >resume.jsonl
