@@ -10,10 +10,18 @@
  * KC x NC block of B is copied ("packed") into micro-panels of NR columns,
  * each MC x KC block of A into micro-panels of MR rows, both padded with
  * zeros to whole micro-panels, so that the transposes and the edges are
- * the packing's business and the micro-kernel only ever computes a whole
- * MR x NR tile from two contiguous streams. A micro-panel of B (KC x NR)
- * stays in the level-1 cache while the micro-panels of A stream past it
- * from the level-2 cache.
+ * the packing's business and the micro-kernel computes an MR x NR tile
+ * from two contiguous streams. The tiles are visited along the rows of C,
+ * so that C is read and written in runs: a micro-panel of A (MR x KC)
+ * stays in the level-1 cache while the micro-panels of B stream past it
+ * from the level-2 cache (the B block, KC x NC, is 1 MiB).
+ *
+ * A packed panel pays for its copy only when it is used often. The
+ * engine's weight gradients have few columns (n, the filters), so each
+ * row of A meets one or two panels of B: A is then read where it is
+ * (untransposed, a whole micro-panel of rows at a time). Its convolutions
+ * forward have few rows (m, the filters): B is then read where it is. The
+ * packed copies that remain use AVX-512 gathers and masked moves.
  *
  * Micro-kernels: AVX-512 12 x 32 (24 accumulators of 16 floats) and
  * AVX2 + FMA 6 x 16 (12 accumulators of 8), compiled for their
@@ -69,9 +77,9 @@ typedef void pack_b_fn(int nr, int tb, const float *b, size_t ldb, int p0, int k
 /* A kernel's register tile and cache blocks. */
 struct kern {
 	int mr, nr; /* register tile */
-	int kc;     /* depth of a block: a micro-panel of B (kc x nr) fits the L1 cache */
-	int mc;     /* rows of an A block (multiple of mr): the block fits the L2 cache */
-	int nc;     /* columns of a B block (multiple of nr) */
+	int kc;     /* depth of a block: a micro-panel of A (mr x kc) fits the L1 cache */
+	int mc;     /* rows of an A block (multiple of mr) */
+	int nc;     /* columns of a B block (multiple of nr): the block fits the L2 cache */
 	int masked_b; /* reads only the nv columns of B that exist */
 	micro_fn *micro;
 	pack_a_fn *pack_a;
@@ -397,8 +405,8 @@ AVX512 static void pack_b_avx512(int nr, int tb, const float *b, size_t ldb, int
 }
 
 static const struct kern kernels[FUNDUS__GEMM_KERNELS] = {
-    [FUNDUS__GEMM_AVX2] = {AVX2_MR, AVX2_NR, 256, 16 * AVX2_MR, 4096, 0, micro_avx2, pack_a, pack_b},
-    [FUNDUS__GEMM_AVX512] = {AVX512_MR, AVX512_NR, 256, 16 * AVX512_MR, 4096, 1, micro_avx512,
+    [FUNDUS__GEMM_AVX2] = {AVX2_MR, AVX2_NR, 256, 16 * AVX2_MR, 1024, 0, micro_avx2, pack_a, pack_b},
+    [FUNDUS__GEMM_AVX512] = {AVX512_MR, AVX512_NR, 256, 16 * AVX512_MR, 1024, 1, micro_avx512,
 			     pack_a_avx512, pack_b_avx512},
 };
 
@@ -453,7 +461,10 @@ static float *thread_buffer(void)
 	return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
-/* Up to these many columns (rows), A (B) is read in place rather than packed. */
+/*
+ * Up to these many columns (rows), A (B) is read in place rather than
+ * packed: measured on the engine's shapes (bench_gemm), AVX-512.
+ */
 #define DIRECT_A_MAX_N 128
 #define DIRECT_B_MAX_M 96
 
@@ -484,12 +495,7 @@ int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alp
 	if (pa == NULL)
 		return fundus_error_set(FUNDUS_ENOMEM, "no memory to pack matrices");
 	pb = pa + (size_t)kn->mc * (size_t)kn->kc;
-	/*
-	 * A packed panel pays for its copy when it is used often. With few
-	 * columns (weight gradients: n is the filters), each row of A meets
-	 * one or two panels of B and is read in place; with few rows
-	 * (convolutions forward), B is.
-	 */
+	/* Few columns: A in place; few rows: B in place (see the top of the file). */
 	direct_a = !ta && n <= DIRECT_A_MAX_N;
 	direct_b = !tb && m <= DIRECT_B_MAX_M;
 	/* Blocks of even sizes: K = 288 is two blocks of 144, not 256 and 32. */
