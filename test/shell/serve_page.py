@@ -94,7 +94,9 @@ class Browser:
 SAMPLE = """(() => {
   const c = document.getElementById("canvas"), ctx = c.getContext("2d");
   const f = window.fundus, s = f.scale, out = [];
-  const px = (x, y) => Array.from(ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data);
+  // A box on the image's far edge is stroked half inside: sample the last pixel.
+  const px = (x, y) => Array.from(ctx.getImageData(Math.min(Math.round(x), c.width - 1),
+                                                   Math.min(Math.round(y), c.height - 1), 1, 1).data);
   for (const b of %s) {
     const [x0, y0, x1, y1] = b.map((v) => v * s);
     const e = {left: [], right: [], bottom: []};
