@@ -309,4 +309,37 @@ SERVE_PID=
 expect_status 0 "exit status after SIGTERM with a request under way"
 checks=$((checks + 1))
 curl -s -m 5 "$URL/healthz" >/dev/null && fail "still accepting after SIGTERM"
+
+# While it drains, a new detection on a connection kept open gets 503 and
+# the connection is closed. The request being drained is a slow upload
+# (8 MB at 4 MB/s), so that the server is still there to answer.
+serve_start s9 -m m.fdm -j 1
+exec 3<>"/dev/tcp/127.0.0.1/${URL##*:}"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+timeout 1 cat <&3 >kept1.out
+expect_match kept1.out '^HTTP/1.1 200' "the kept connection's first answer"
+expect_no_match kept1.out '^Connection: close' "the connection is kept open"
+curl -s -o slow.body -w '%{http_code}' --limit-rate 4M --data-binary @"$big" "$URL/v1/detect" >slow.code &
+cpid=$!
+for i in $(seq 100); do
+  curl -s "$URL/metrics" | grep -q '^fundus_serve_requests_in_progress 2$' && break
+  sleep 0.05
+done
+kill -TERM "$SERVE_PID"
+for i in $(seq 100); do curl -s -m 1 "$URL/healthz" >/dev/null || break; sleep 0.05; done
+printf 'POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc' >&3
+timeout 10 cat <&3 >kept2.out
+status=$?
+exec 3>&-
+expect_status 0 "the server closes the kept connection after its 503"
+expect_match kept2.out '^HTTP/1.1 503' "a detection during the drain is answered 503"
+expect_match kept2.out '^Connection: close' "and the connection closed"
+expect_match kept2.out '"the server is stopping"' "says why"
+wait "$cpid"
+checks=$((checks + 1))
+[ "$(cat slow.code)" = 200 ] || fail "the slow upload under way at SIGTERM: $(cat slow.code) $(head -c 300 slow.body)"
+wait "$SERVE_PID"
+status=$?
+SERVE_PID=
+expect_status 0 "exit status after draining a slow upload"
 finish

@@ -146,8 +146,12 @@ char *serve_metrics_text(size_t *len)
 	    "fundus_serve_jobs_running %d\n"
 	    "# HELP fundus_serve_workers Worker threads.\n"
 	    "# TYPE fundus_serve_workers gauge\n"
-	    "fundus_serve_workers %d\n",
-	    queued, capacity, running, workers);
+	    "fundus_serve_workers %d\n"
+	    "# HELP fundus_serve_requests_in_progress Requests between their first byte and their "
+	    "answer, this one included.\n"
+	    "# TYPE fundus_serve_requests_in_progress gauge\n"
+	    "fundus_serve_requests_in_progress %d\n",
+	    queued, capacity, running, workers, serve_http_active());
 	m = serve_model_get();
 	if (m) {
 		put(&t,
