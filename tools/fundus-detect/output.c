@@ -101,7 +101,14 @@ int output_open(struct output *o, const char *path, int wait, struct done_set *d
 		tool_lib_error("cannot open", path);
 		return -1;
 	}
-	rc = fundus_file_lock(o->fd, wait);
+	rc = fundus_file_lock(o->fd, 0);
+	if (rc == FUNDUS_EBUSY && wait) {
+		/* A person at a terminal should know why nothing happens. */
+		if (!tool_quiet && isatty(STDERR_FILENO))
+			fprintf(stderr, "%s: waiting for the run that holds '%s'\n", tool_name,
+				path);
+		rc = fundus_file_lock(o->fd, 1);
+	}
 	if (rc == FUNDUS_EBUSY) {
 		close(o->fd);
 		o->fd = -1;
