@@ -120,6 +120,14 @@ run fundus-detect -m m.fdm --overlay ov2 in/synth-000003.png
 run fundus-info ov2/synth-000003.*.jpg
 expect_match "$T/out" '"width":1000,"height":750,.*"format":"jpeg"' "overlay of a small image at its own size"
 
+# A DICOM photograph is read like any other image.
+if command -v img2dcm >/dev/null; then
+  img2dcm -vlp --no-checks in/synth-000000.jpg eye.dcm >/dev/null 2>&1
+  run fundus-detect -m m.fdm --top 1 eye.dcm
+  expect_status 0 "DICOM"
+  jqcheck "$T/out" '.[0].image == "eye.dcm" and .[0].width == 640 and (.[0].objects | length == 1)' "DICOM record"
+fi
+
 # A contact sheet of the run's images; none when nothing was detected.
 run fundus-detect -m m.fdm --top 1 --sheet sheet.png --sheet-width 800 --sheet-columns 2 in
 expect_status 0 "--sheet"
