@@ -38,6 +38,7 @@ static struct fundus_detector *det;
 static atomic_int next, failed;
 static atomic_long pixels;
 
+/* Monotonic seconds. */
 static double now(void)
 {
 	struct timespec t;
@@ -46,6 +47,7 @@ static double now(void)
 	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* Ascending order of doubles, for qsort. */
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -123,6 +125,7 @@ static double pass(int t, double *cpu_rate)
 	return nfiles / (now() - t0);
 }
 
+/* The usage line, and the misuse status. */
 static int usage(void)
 {
 	fprintf(stderr,

@@ -8,6 +8,7 @@
 
 static const uint8_t zero[FUNDUS_SHA256_BYTES];
 
+/* The value of a lowercase hexadecimal digit, or -1. */
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')

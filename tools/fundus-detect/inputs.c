@@ -42,6 +42,7 @@ int jobs_add_file(struct jobs *js, const char *path, int from_folder)
 	return 0;
 }
 
+/* Byte order of two names, for qsort. */
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

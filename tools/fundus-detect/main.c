@@ -116,6 +116,7 @@ static int write_stdout(const char *line, size_t len)
 	return 0;
 }
 
+/* Monotonic seconds, for the summary's rate. */
 static double now(void)
 {
 	struct timespec t;

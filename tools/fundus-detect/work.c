@@ -35,6 +35,7 @@ struct worker_arg {
 	struct fundus_detect_ctx *dc;
 };
 
+/* Monotonic seconds, for --timings. */
 static double now(void)
 {
 	struct timespec t;
@@ -236,6 +237,7 @@ out:
 	fundus_free(data);
 }
 
+/* A worker thread: takes the next job until none is left or the run stops. */
 static void *worker(void *arg)
 {
 	struct worker_arg *a = arg;
