@@ -139,7 +139,7 @@ int fundus_detect_normalise(const struct fundus_net *net, const struct fundus_im
 	const char *sg = fundus_net_layer_option(net, -1, "lcn_sigma");
 	size_t plane, lplane, inside;
 	float *mask, *mb, *tmp, *own = NULL;
-	double sigma = 0.05;
+	double sigma = 0.1;
 	int w, h, r, f, lw, lh;
 
 	fundus_net_get_input(net, &in);
@@ -175,7 +175,7 @@ int fundus_detect_normalise(const struct fundus_net *net, const struct fundus_im
 	mask = scratch;
 	inside = field_of_view(img, mask);
 	/*
-	 * The local statistics vary slowly (the window is a twentieth of the
+	 * The local statistics vary slowly (the window is a tenth of the
 	 * field): they are computed on a grid f times coarser and
 	 * interpolated, which makes this cheap next to the network.
 	 */

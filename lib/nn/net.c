@@ -41,7 +41,7 @@ static const struct fundus__key net_keys[] = {
     FUNDUS__K_INT("channels", struct net_spec, channels, 0, 3, 1, FUNDUS_NET_MAX_CHANNELS),
     FUNDUS__K_ENUM("preprocess", struct net_spec, preprocess, 0, 0, preprocess_names,
 		   preprocess_values),
-    FUNDUS__K_FLOAT("lcn_sigma", struct net_spec, lcn_sigma, 0, 0.05, 0.001, 1),
+    FUNDUS__K_FLOAT("lcn_sigma", struct net_spec, lcn_sigma, 0, 0.1, 0.001, 1),
     FUNDUS__K_END,
 };
 

@@ -36,7 +36,7 @@ TEST(centre_head_and_net_options)
 	CHECK_STR_EQ(fundus_net_layer_type(net, last), "centre");
 	CHECK_INT_EQ(fundus_net_layer_channels(net, last), 5);
 	CHECK_STR_EQ(fundus_net_layer_option(net, -1, "preprocess"), "lcn");
-	CHECK_STR_EQ(fundus_net_layer_option(net, -1, "lcn_sigma"), "0.05");
+	CHECK_STR_EQ(fundus_net_layer_option(net, -1, "lcn_sigma"), "0.1");
 	CHECK(fundus_net_layer_option(net, -1, "nothing") == NULL);
 	CHECK(fundus_net_layer_option(net, -2, "width") == NULL);
 	fundus_net_free(net);
