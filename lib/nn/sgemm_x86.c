@@ -435,6 +435,7 @@ static void buf_free(void *p)
 	fundus_free(p);
 }
 
+/* Makes the key of the packing buffers, once per process. */
 static void buf_init(void)
 {
 	buf_key_ok = pthread_key_create(&buf_key, buf_free) == 0;
