@@ -14,8 +14,8 @@
 #include "nn/internal.h"
 
 static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
-static int chosen;            /* enum fundus__gemm_kernel */
-static char chosen_name[64];  /* fundus_nn_gemm_name() */
+static int chosen;           /* enum fundus__gemm_kernel */
+static char chosen_name[64]; /* fundus_nn_gemm_name() */
 static atomic_int blas_many; /* OpenBLAS was given more than one thread */
 
 /* Our best kernel on this processor, or FUNDUS__GEMM_BLAS when none runs here. */
@@ -35,7 +35,7 @@ static int best_own(void)
  */
 static int blas_core_uses_fma(const char *core)
 {
-	static const char *const fma[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake",
+	static const char *const fma[] = {"Haswell",        "Zen", "SkylakeX", "Cooperlake",
 					  "SapphireRapids", NULL};
 
 	for (int i = 0; fma[i]; i++)
@@ -102,16 +102,16 @@ void fundus__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float
 		return;
 	}
 	/* Ours is single-threaded: OpenBLAS keeps the products it was given threads for. */
-	if (kernel != FUNDUS__GEMM_BLAS && !atomic_load_explicit(&blas_many, memory_order_relaxed) &&
+	if (kernel != FUNDUS__GEMM_BLAS &&
+	    !atomic_load_explicit(&blas_many, memory_order_relaxed) &&
 	    fundus__sgemm_own(kernel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0)
 		return;
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
 		    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-int fundus__sgemm_with(int kernel, int ta, int tb, int m, int n, int k, float alpha,
-		       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-		       int ldc)
+int fundus__sgemm_with(int kernel, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+		       int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 	if (kernel != FUNDUS__GEMM_BLAS)
 		return fundus__sgemm_own(kernel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,

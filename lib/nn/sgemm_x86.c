@@ -76,10 +76,10 @@ typedef void pack_b_fn(int nr, int tb, const float *b, size_t ldb, int p0, int k
 
 /* A kernel's register tile and cache blocks. */
 struct kern {
-	int mr, nr; /* register tile */
-	int kc;     /* depth of a block: a micro-panel of A (mr x kc) fits the L1 cache */
-	int mc;     /* rows of an A block (multiple of mr) */
-	int nc;     /* columns of a B block (multiple of nr): the block fits the L2 cache */
+	int mr, nr;   /* register tile */
+	int kc;       /* depth of a block: a micro-panel of A (mr x kc) fits the L1 cache */
+	int mc;       /* rows of an A block (multiple of mr) */
+	int nc;       /* columns of a B block (multiple of nr): the block fits the L2 cache */
 	int masked_b; /* reads only the nv columns of B that exist */
 	micro_fn *micro;
 	pack_a_fn *pack_a;
@@ -259,7 +259,6 @@ AVX2 static void micro_avx2(int kc, const float *a, size_t lda, const float *b, 
 		avx2_body(0, kc, a, 0, b, ldb, c, ldc, alpha, beta, mv, nv);
 }
 
-
 /* Packs a block of A (pack_a_fn), in plain C. */
 static void pack_a(int mr, int ta, const float *a, size_t lda, int i0, int mc, int p0, int kc,
 		   float *dst)
@@ -327,12 +326,12 @@ static void pack_b(int nr, int tb, const float *b, size_t ldb, int p0, int kc, i
 }
 
 /* Packs a block of A (pack_a_fn) into micro-panels of 12 rows, with AVX-512. */
-AVX512 static void pack_a_avx512(int mr, int ta, const float *a, size_t lda, int i0, int mc,
-				 int p0, int kc, float *dst)
+AVX512 static void pack_a_avx512(int mr, int ta, const float *a, size_t lda, int i0, int mc, int p0,
+				 int kc, float *dst)
 {
-	__m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-							   13, 14, 15),
-					 _mm512_set1_epi32((int)lda));
+	__m512i idx = _mm512_mullo_epi32(
+	    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+	    _mm512_set1_epi32((int)lda));
 
 	/* Gathers take 32-bit offsets: wider rows go the plain way. */
 	if (!ta && lda > INT32_MAX / 16) {
@@ -347,26 +346,27 @@ AVX512 static void pack_a_avx512(int mr, int ta, const float *a, size_t lda, int
 			const float *s = a + (size_t)(i0 + ir) * lda + p0;
 
 			for (int p = 0; p < kc; p++)
-				_mm512_mask_storeu_ps(
-				    dst + (size_t)p * AVX512_MR, 0x0fff,
-				    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, idx, s + p, 4));
+				_mm512_mask_storeu_ps(dst + (size_t)p * AVX512_MR, 0x0fff,
+						      _mm512_mask_i32gather_ps(_mm512_setzero_ps(),
+									       km, idx, s + p, 4));
 		} else {
 			for (int p = 0; p < kc; p++)
 				_mm512_mask_storeu_ps(
 				    dst + (size_t)p * AVX512_MR, 0x0fff,
-				    _mm512_maskz_loadu_ps(km, a + (size_t)(p0 + p) * lda + i0 + ir));
+				    _mm512_maskz_loadu_ps(km,
+							  a + (size_t)(p0 + p) * lda + i0 + ir));
 		}
 		dst += (size_t)AVX512_MR * (size_t)kc;
 	}
 }
 
 /* Packs a block of B (pack_b_fn) into micro-panels of 32 columns, with AVX-512. */
-AVX512 static void pack_b_avx512(int nr, int tb, const float *b, size_t ldb, int p0, int kc,
-				 int j0, int nc, float *dst)
+AVX512 static void pack_b_avx512(int nr, int tb, const float *b, size_t ldb, int p0, int kc, int j0,
+				 int nc, float *dst)
 {
-	__m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-							   13, 14, 15),
-					 _mm512_set1_epi32((int)ldb));
+	__m512i idx = _mm512_mullo_epi32(
+	    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+	    _mm512_set1_epi32((int)ldb));
 
 	if (tb && ldb > INT32_MAX / 16) {
 		pack_b(nr, tb, b, ldb, p0, kc, j0, nc, dst);
@@ -375,7 +375,9 @@ AVX512 static void pack_b_avx512(int nr, int tb, const float *b, size_t ldb, int
 	for (int jr = 0; jr < nc; jr += AVX512_NR) {
 		int nv = nc - jr < AVX512_NR ? nc - jr : AVX512_NR;
 		__mmask16 k0 = (__mmask16)(nv >= 16 ? 0xffff : (1u << nv) - 1);
-		__mmask16 k1 = (__mmask16)(nv <= 16 ? 0 : nv >= 32 ? 0xffff : (1u << (nv - 16)) - 1);
+		__mmask16 k1 = (__mmask16)(nv <= 16   ? 0
+					   : nv >= 32 ? 0xffff
+						      : (1u << (nv - 16)) - 1);
 
 		if (!tb) {
 			for (int p = 0; p < kc; p++) {
@@ -393,8 +395,8 @@ AVX512 static void pack_b_avx512(int nr, int tb, const float *b, size_t ldb, int
 			for (int p = 0; p < kc; p++) {
 				float *d = dst + (size_t)p * AVX512_NR;
 
-				_mm512_storeu_ps(d, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k0,
-									      idx, s0 + p, 4));
+				_mm512_storeu_ps(d, _mm512_mask_i32gather_ps(_mm512_setzero_ps(),
+									     k0, idx, s0 + p, 4));
 				_mm512_storeu_ps(d + 16,
 						 _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k1,
 									  idx, s1 + p, 4));
@@ -405,7 +407,8 @@ AVX512 static void pack_b_avx512(int nr, int tb, const float *b, size_t ldb, int
 }
 
 static const struct kern kernels[FUNDUS__GEMM_KERNELS] = {
-    [FUNDUS__GEMM_AVX2] = {AVX2_MR, AVX2_NR, 256, 16 * AVX2_MR, 1024, 0, micro_avx2, pack_a, pack_b},
+    [FUNDUS__GEMM_AVX2] = {AVX2_MR, AVX2_NR, 256, 16 * AVX2_MR, 1024, 0, micro_avx2, pack_a,
+			   pack_b},
     [FUNDUS__GEMM_AVX512] = {AVX512_MR, AVX512_NR, 256, 16 * AVX512_MR, 1024, 1, micro_avx512,
 			     pack_a_avx512, pack_b_avx512},
 };
@@ -478,9 +481,8 @@ static int even_part(int n, int max, int q)
 	return s > max ? max : s;
 }
 
-int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alpha,
-		      const float *a, int lda, const float *b, int ldb, float beta, float *c,
-		      int ldc)
+int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+		      int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 	const struct kern *kn;
 	float *pa, *pb;
@@ -514,8 +516,8 @@ int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alp
 				kn->pack_b(kn->nr, tb, b, (size_t)ldb, pc, kb, jc, nc, pb);
 			/* B read in place still needs its last columns padded (AVX2). */
 			if (direct_b && !kn->masked_b && nc % kn->nr)
-				kn->pack_b(kn->nr, tb, b, (size_t)ldb, pc, kb, jc + nc / kn->nr * kn->nr,
-					   nc % kn->nr, pb);
+				kn->pack_b(kn->nr, tb, b, (size_t)ldb, pc, kb,
+					   jc + nc / kn->nr * kn->nr, nc % kn->nr, pb);
 			for (int ic = 0; ic < m; ic += mc) {
 				int mb = m - ic < mc ? m - ic : mc, full = mb / kn->mr * kn->mr;
 
@@ -537,7 +539,8 @@ int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alp
 					size_t as = 0;
 
 					if (direct_a && ir < full) {
-						ap = a + (size_t)(ic + ir) * (size_t)lda + (size_t)pc;
+						ap = a + (size_t)(ic + ir) * (size_t)lda +
+						     (size_t)pc;
 						as = (size_t)lda;
 					} else if (direct_a) {
 						ap = pa;
@@ -556,8 +559,8 @@ int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alp
 						} else if (direct_b) {
 							bp = pb;
 						}
-						kn->micro(kb, ap, as, bp, bs, cp, (size_t)ldc, alpha,
-							  bt, mv, nv);
+						kn->micro(kb, ap, as, bp, bs, cp, (size_t)ldc,
+							  alpha, bt, mv, nv);
 					}
 				}
 			}
@@ -580,9 +583,8 @@ int fundus__gemm_supported(int kernel)
 
 #else /* !HAVE_X86 */
 
-int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alpha,
-		      const float *a, int lda, const float *b, int ldb, float beta, float *c,
-		      int ldc)
+int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+		      int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 	return fundus_error_set(FUNDUS_EUNSUPPORTED, "matrix kernel %d not available here", kernel);
 }

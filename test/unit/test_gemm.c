@@ -105,9 +105,9 @@ static int check_shape(const int *kernels, int nk, const struct shape *s, uint64
 				fundus__sgemm(s->ta, s->tb, s->m, s->n, s->k, s->alpha, a, lda, b,
 					      ldb, s->beta, out, ldc);
 			} else {
-				int rc = fundus__sgemm_with(kernel, s->ta, s->tb, s->m, s->n, s->k,
-							    s->alpha, a, lda, b, ldb, s->beta, out,
-							    ldc);
+				int rc =
+				    fundus__sgemm_with(kernel, s->ta, s->tb, s->m, s->n, s->k,
+						       s->alpha, a, lda, b, ldb, s->beta, out, ldc);
 
 				if (rc != 0) {
 					fprintf(stderr, "fundus__sgemm_with: %d: %s\n", rc,
@@ -131,9 +131,10 @@ static int check_shape(const int *kernels, int nk, const struct shape *s, uint64
 					continue;
 				}
 				if (!(fabs(c[at] - ref[at]) <= tol[at])) {
-					fprintf(stderr,
-						"C[%d][%d] = %.9g, expected %.9g (tolerance %.3g)\n",
-						i, j, c[at], ref[at], tol[at]);
+					fprintf(
+					    stderr,
+					    "C[%d][%d] = %.9g, expected %.9g (tolerance %.3g)\n", i,
+					    j, c[at], ref[at], tol[at]);
 					bad = 1;
 				}
 				if (memcmp(&c[at], &c2[at], sizeof *c) != 0) {
@@ -165,7 +166,8 @@ done:
 /* A random size in [1, max], small ones and primes often. */
 static int random_size(struct fundus_rng *r, int max)
 {
-	static const int picks[] = {1, 2, 3, 5, 7, 11, 13, 16, 17, 31, 32, 33, 47, 97, 127, 193, 257};
+	static const int picks[] = {1,  2,  3,  5,  7,  11,  13,  16, 17,
+				    31, 32, 33, 47, 97, 127, 193, 257};
 	int u = (int)fundus_rng_below(r, 3);
 
 	if (u == 0)
@@ -206,7 +208,7 @@ static int check_random(const int *kernels, int nk, int count, uint64_t seed)
  * (144 x 65536 times the transpose of 32 x 65536), and its input gradient.
  */
 static const struct shape fixed_shapes[] = {
-    {0, 0, 1, 1, 1, 1.0f, 0.0f, 0},       {1, 1, 1, 1, 1, -2.0f, 0.5f, 3},
+    {0, 0, 1, 1, 1, 1.0f, 0.0f, 0},        {1, 1, 1, 1, 1, -2.0f, 0.5f, 3},
     {0, 0, 193, 37, 777, 1.0f, 0.0f, 0},   {1, 0, 211, 70, 513, 1.0f, 1.0f, 5},
     {0, 1, 400, 33, 300, 0.5f, -1.0f, 1},  {1, 1, 13, 4133, 29, 1.0f, 0.0f, 2},
     {0, 0, 7, 4100, 3, 1.0f, 1.0f, 0},     {0, 0, 32, 65536, 144, 1.0f, 0.0f, 0},
@@ -253,8 +255,8 @@ static int kernel_under(const char *value, const char *want)
 TEST(environment_forces_kernel)
 {
 	const char *own = fundus__gemm_supported(FUNDUS__GEMM_AVX512) ? "fundus-avx512"
-			  : fundus__gemm_supported(FUNDUS__GEMM_AVX2)   ? "fundus-avx2"
-									: "openblas-";
+			  : fundus__gemm_supported(FUNDUS__GEMM_AVX2) ? "fundus-avx2"
+								      : "openblas-";
 
 	CHECK_INT_EQ(kernel_under("blas", "openblas-"), 0);
 	CHECK_INT_EQ(kernel_under("own", own), 0);
@@ -269,8 +271,7 @@ TEST(dispatcher_matches_reference)
 	float c[6] = {1, 2, 3, NAN, NAN, NAN};
 	const char *name = fundus_nn_gemm_name();
 
-	printf("note: the engine's kernel is %s (OpenBLAS core %s)\n", name,
-	       fundus_nn_blas_core());
+	printf("note: the engine's kernel is %s (OpenBLAS core %s)\n", name, fundus_nn_blas_core());
 	CHECK(strncmp(name, "fundus-", 7) == 0 || strncmp(name, "openblas-", 9) == 0);
 	CHECK_INT_EQ(check_random((const int[]){-1}, 1, 8, 5), 0);
 	fundus__sgemm(0, 0, 2, 3, 0, 1.0f, c, 1, c, 1, 0.0f, c, 3);
@@ -293,9 +294,9 @@ TEST(refusals)
 		     FUNDUS_EUNSUPPORTED);
 	for (int kn = 0; kn < FUNDUS__GEMM_KERNELS; kn++)
 		if (fundus__gemm_supported(kn))
-			CHECK_INT_EQ(fundus__sgemm_with(kn, 0, 0, 1, 1, 0, 1.0f, &x, 1, &x, 1,
-							0.0f, &x, 1),
-				     FUNDUS_EINVAL);
+			CHECK_INT_EQ(
+			    fundus__sgemm_with(kn, 0, 0, 1, 1, 0, 1.0f, &x, 1, &x, 1, 0.0f, &x, 1),
+			    FUNDUS_EINVAL);
 	CHECK(x == 1.0f);
 }
 

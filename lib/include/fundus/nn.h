@@ -70,7 +70,10 @@
  * FMA unused (OpenBLAS 0.3.21 takes recent Xeons for a Prescott, 2.7
  * times slower than its SkylakeX kernels; ours are about as fast as
  * those). The environment variable FUNDUS_GEMM=blas or FUNDUS_GEMM=own,
- * read once, forces either; OPENBLAS_CORETYPE is left to the user.
+ * read once, forces either; OPENBLAS_CORETYPE is left to the user. Our
+ * kernels pack their operands into one buffer per thread (1.2 MiB, made
+ * at the thread's first product, freed when the thread exits); should it
+ * not be had, that product goes to OpenBLAS.
  *
  * Threads: a context splits its work over a fundus pool and computes each
  * product on one thread (openblas_set_num_threads(1), a process-wide
@@ -300,9 +303,11 @@ void fundus_nn_ctx_defaults(struct fundus_nn_ctx_params *p);
 
 /*
  * Makes a context for net. All memory is allocated here: forward and
- * backward allocate nothing. The network must outlive the context. Making
- * an inference context after the weights changed folds batch norm into the
- * convolutions once, inside the network (under a lock). Errors:
+ * backward allocate nothing, but for the packing buffer of the engine's
+ * own matrix kernels (see the overview). The network must outlive the
+ * context. Making an inference context after the weights changed folds
+ * batch norm into the convolutions once, inside the network (under a
+ * lock). Errors:
  * FUNDUS_EINVAL (bad parameter, or an input size at which the layers do not
  * fit: "layer 20 [route]: layer 19 is 16x16, layer 8 is 15x15"),
  * FUNDUS_ENOMEM.
