@@ -6,6 +6,7 @@
  * dimensions wider than the matrices.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -282,6 +283,56 @@ TEST(dispatcher_matches_reference)
 	CHECK(c[0] == 2.0f);
 }
 
+/* What a fresh thread saw with every allocation failing. */
+struct no_memory {
+	int own_rc;    /* fundus__sgemm_own() of our best kernel */
+	float c;       /* fundus__sgemm() of 3 x 4 = 12 */
+	int again_rc;  /* fundus__sgemm_own() once memory is back */
+	int supported; /* our best kernel, or -1 */
+};
+
+/* Runs the products of struct no_memory in a thread that has no packing buffer yet. */
+static void *without_memory(void *arg)
+{
+	struct no_memory *r = arg;
+	float a = 3, b = 4, x = 0;
+
+	fundus_alloc_fail_after(0);
+	if (r->supported >= 0)
+		r->own_rc =
+		    fundus__sgemm_own(r->supported, 0, 0, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &x, 1);
+	fundus__sgemm(0, 0, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &r->c, 1);
+	fundus_alloc_fail_after(-1);
+	/* The buffer made now is freed when the thread exits (LeakSanitizer watches). */
+	if (r->supported >= 0)
+		r->again_rc =
+		    fundus__sgemm_own(r->supported, 0, 0, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &x, 1);
+	return NULL;
+}
+
+/*
+ * A thread whose packing buffer cannot be allocated: our kernel says
+ * FUNDUS_ENOMEM, the engine's product is still right (OpenBLAS), and the
+ * thread gets its buffer once memory is back.
+ */
+TEST(no_packing_buffer)
+{
+	struct no_memory r = {0, NAN, -1, -1};
+	pthread_t t;
+
+	if (fundus__gemm_supported(FUNDUS__GEMM_AVX512))
+		r.supported = FUNDUS__GEMM_AVX512;
+	else if (fundus__gemm_supported(FUNDUS__GEMM_AVX2))
+		r.supported = FUNDUS__GEMM_AVX2;
+	CHECK_INT_EQ(pthread_create(&t, NULL, without_memory, &r), 0);
+	CHECK_INT_EQ(pthread_join(t, NULL), 0);
+	if (r.supported >= 0) {
+		CHECK_INT_EQ(r.own_rc, FUNDUS_ENOMEM);
+		CHECK_INT_EQ(r.again_rc, 0);
+	}
+	CHECK(r.c == 12.0f);
+}
+
 /* Unavailable kernels and empty products are refused, C untouched. */
 TEST(refusals)
 {
@@ -305,6 +356,7 @@ int main(int argc, char **argv)
 	RUN(environment_forces_kernel); /* first: nothing has chosen a kernel yet */
 	RUN(kernels_match_reference);
 	RUN(dispatcher_matches_reference);
+	RUN(no_packing_buffer);
 	RUN(refusals);
 	return harness_done();
 }
