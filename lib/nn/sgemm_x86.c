@@ -129,6 +129,7 @@ AVX512 static INLINE void avx512_body(int direct, int masked, int half, int kc,
 		_mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
 		_mm_prefetch((const char *)(c + (size_t)i * ldc + 31), _MM_HINT_T0);
 	}
+#pragma GCC unroll 4
 	for (int p = 0; p < kc; p++) {
 		__m512 b0 = masked ? _mm512_maskz_loadu_ps(k0, b) : _mm512_loadu_ps(b);
 		__m512 b1 = half     ? b0
@@ -200,6 +201,7 @@ AVX2 static INLINE void avx2_body(int direct, int kc, const float *restrict a, s
 #pragma GCC unroll 8
 	for (int i = 0; i < AVX2_MR; i++)
 		acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+#pragma GCC unroll 4
 	for (int p = 0; p < kc; p++) {
 		__m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 
