@@ -54,7 +54,7 @@ enum {
 
 static const struct tool_opt opts[] = {
     {"output", OPT_OUTPUT, "MODEL", "write the model to MODEL (required)"},
-    {"arch", OPT_ARCH, "NAME|FILE", "detector: disc-centre (default), disc-yolo, yolov3-tiny, or a description file"},
+    {"arch", OPT_ARCH, "NAME|FILE", "disc-centre (default), disc-yolo, yolov3-tiny or a file"},
     {"init", OPT_INIT, "MODEL", "start from MODEL's weights (fine-tuning) instead of from scratch"},
     {"val", OPT_VAL, "FILE", "validate on the annotations in FILE"},
     {"val-split", OPT_VAL_SPLIT, "X", "without --val, hold out this fraction, seeded (default 0.2)"},
