@@ -199,7 +199,7 @@ int fundus_detect_ctx_new(struct fundus_detect_ctx **out, const struct fundus_de
 		goto fail;
 	plane = (size_t)in.width * (size_t)in.height;
 	c->input = fundus_malloc(plane * (size_t)in.channels * sizeof(float));
-	c->scratch = fundus_malloc(plane * FUNDUS__NORM_SCRATCH * sizeof(float));
+	c->scratch = fundus_malloc(fundus_detect_normalise_scratch(in.width, in.height) * sizeof(float));
 	for (int i = 0; i < d->nheads; i++) {
 		int sh[4];
 		size_t cnt;

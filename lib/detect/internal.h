@@ -7,7 +7,6 @@
 #define FUNDUS__MAX_HEADS  8
 #define FUNDUS__MAX_ANCHOR 16
 #define FUNDUS__MAX_CAND   4096 /* candidates one head may give before suppression */
-#define FUNDUS__NORM_SCRATCH 2  /* planes of scratch fundus_detect_normalise() needs */
 
 /* One detection head of a network. */
 struct fundus__head {
@@ -33,7 +32,7 @@ struct fundus_detect_ctx {
 	const struct fundus_detector *det;
 	struct fundus_nn_ctx *nn;
 	float *input;   /* channels x height x width */
-	float *scratch; /* FUNDUS__NORM_SCRATCH planes */
+	float *scratch; /* fundus_detect_normalise_scratch() floats */
 	float *out;     /* one head's output */
 	struct fundus_detection *cand;
 	size_t cand_cap;

@@ -284,7 +284,7 @@ static int loader_start(struct loader *L, long first, long last)
 		if (!b->input || !b->boxes || !b->labels || !b->nobj)
 			return FUNDUS_ENOMEM;
 	}
-	L->scratch = fundus_malloc(full * FUNDUS__NORM_SCRATCH * sizeof(float));
+	L->scratch = fundus_malloc(fundus_detect_normalise_scratch(L->w, L->h) * sizeof(float));
 	L->order = fundus_malloc((size_t)L->epoch_size * sizeof *L->order);
 	L->full = fundus_malloc(full * 3 * sizeof(float));
 	L->fb = fundus_malloc((size_t)L->maxobj * sizeof *L->fb);

@@ -145,6 +145,24 @@ TEST(normalise_plain_and_local)
 		CHECK(diff < 0.35);
 	}
 	fundus_image_free(img);
+	/* small inputs take the fine grid; scratch of the size the library says */
+	{
+		const char *tiny = "[net]\nwidth=20\nheight=12\npreprocess=lcn\n"
+				   "[convolutional]\nfilters=5\nsize=1\n[centre]\n";
+		struct fundus_net *tn;
+		struct fundus_image *ti;
+		float *scratch, small[3 * 20 * 12];
+
+		CHECK_OK(fundus_net_new(&tn, tiny, strlen(tiny), NULL));
+		CHECK_OK(fundus_image_new(&ti, 20, 12, FUNDUS_PIX_RGB8));
+		memset(ti->data, 200, ti->stride * 12);
+		scratch = fundus_malloc(fundus_detect_normalise_scratch(20, 12) * sizeof(float));
+		CHECK_OK(fundus_detect_normalise(tn, ti, small, scratch));
+		CHECK_NEAR(small[5 * 20 + 10], 0, 1e-3); /* flat: no contrast anywhere */
+		fundus_free(scratch);
+		fundus_image_free(ti);
+		fundus_net_free(tn);
+	}
 	/* the wrong size is refused */
 	CHECK_OK(fundus_image_new(&img, 32, 64, FUNDUS_PIX_RGB8));
 	CHECK_INT_EQ(fundus_detect_normalise(net, img, out, NULL), FUNDUS_EINVAL);

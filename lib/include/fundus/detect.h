@@ -152,11 +152,13 @@ int fundus_detect_letterbox(const struct fundus_image *img, int width, int heigh
 /*
  * Turns an RGB8 image of the network's input size into its input floats
  * (channels x height x width, NCHW for one image), as the network's [net]
- * section says (see above). scratch is 4 x width x height floats of the
- * caller's, or NULL to allocate and free them here.
+ * section says (see above). scratch is
+ * fundus_detect_normalise_scratch(width, height) floats of the caller's,
+ * or NULL to allocate and free them here.
  */
 int fundus_detect_normalise(const struct fundus_net *net, const struct fundus_image *img,
 			    float *out, float *scratch);
+size_t fundus_detect_normalise_scratch(int width, int height);
 
 #ifdef __cplusplus
 }
