@@ -142,7 +142,7 @@ size_t fundus_detect_normalise_scratch(int w, int h)
 	int f = coarse_factor(w, h);
 	size_t lw = (size_t)(w + f - 1) / (size_t)f, lh = (size_t)(h + f - 1) / (size_t)f;
 
-	return (size_t)w * (size_t)h + 11 * lw * lh + (lw > lh ? lw : lh);
+	return (size_t)w * (size_t)h + 7 * lw * lh + (lw > lh ? lw : lh);
 }
 
 int fundus_detect_normalise(const struct fundus_net *net, const struct fundus_image *img,
@@ -151,11 +151,10 @@ int fundus_detect_normalise(const struct fundus_net *net, const struct fundus_im
 	struct fundus_net_input in;
 	const char *pp = fundus_net_layer_option(net, -1, "preprocess");
 	const char *sg = fundus_net_layer_option(net, -1, "lcn_sigma");
-	const char *sg2 = fundus_net_layer_option(net, -1, "lcn_sd");
 	size_t plane, lplane, inside;
 	float *mask, *mb, *tmp, *own = NULL;
 	double sigma = 0.1;
-	int w, h, r, r2, f, lw, lh;
+	int w, h, r, f, lw, lh;
 
 	fundus_net_get_input(net, &in);
 	if (img == NULL || img->format != FUNDUS_PIX_RGB8 || img->width != in.width ||
@@ -198,12 +197,8 @@ int fundus_detect_normalise(const struct fundus_net *net, const struct fundus_im
 	lw = (w + f - 1) / f;
 	lh = (h + f - 1) / f;
 	lplane = (size_t)lw * (size_t)lh;
-	/*
-	 * 11 low planes: mask, 3 sums, 3 sums of squares over the deviation's
-	 * window, then mask and 3 sums again over the mean's
-	 */
-	mb = scratch + plane;
-	tmp = mb + 11 * lplane;        /* max(lw, lh) floats */
+	mb = scratch + plane;          /* 7 low planes: mask, 3 sums, 3 sums of squares */
+	tmp = mb + 7 * lplane;         /* max(lw, lh) floats */
 	memset(mb, 0, 7 * lplane * sizeof *mb);
 	for (int y = 0; y < h; y++) {
 		const uint8_t *p = fundus_image_pixel(img, 0, y);
@@ -224,29 +219,22 @@ int fundus_detect_normalise(const struct fundus_net *net, const struct fundus_im
 			}
 		}
 	}
-	memcpy(mb + 7 * lplane, mb, 4 * lplane * sizeof *mb);
 	/* Three box passes of radius r: sigma^2 = r (r + 1), in coarse cells. */
 	{
 		double diam = sqrt((double)inside * 4 / M_PI), sp = sigma * diam / f;
-		double sd = sg2 ? strtod(sg2, NULL) : 1, sp2 = sp * (sd >= 1 ? sd : 1);
 
 		r = (int)lround((-1 + sqrt(1 + 4 * sp * sp)) / 2);
-		r2 = (int)lround((-1 + sqrt(1 + 4 * sp2 * sp2)) / 2);
 		r = r < 1 ? 1 : r;
-		r2 = r2 < 1 ? 1 : r2;
 	}
 	for (int k = 0; k < 7; k++)
-		blur(mb + (size_t)k * lplane, lw, lh, r2, tmp);
-	for (int k = 7; k < 11; k++)
 		blur(mb + (size_t)k * lplane, lw, lh, r, tmp);
 	/* Mean and deviation per coarse cell, in place of the sums. */
 	for (size_t i = 0; i < lplane; i++) {
-		float n = mb[i], n1 = mb[7 * lplane + i];
+		float n = mb[i];
 
 		for (int c = 0; c < 3; c++) {
 			float *s1 = &mb[(size_t)(1 + c) * lplane + i], *s2 = &mb[(size_t)(4 + c) * lplane + i];
-			float mu2 = n > 1e-6f ? *s1 / n : 0, var = n > 1e-6f ? *s2 / n - mu2 * mu2 : 0;
-			float mu = n1 > 1e-6f ? mb[(size_t)(8 + c) * lplane + i] / n1 : 0;
+			float mu = n > 1e-6f ? *s1 / n : 0, var = n > 1e-6f ? *s2 / n - mu * mu : 0;
 
 			*s1 = mu;
 			/* the floor keeps flat dark regions from blowing up noise */

@@ -28,7 +28,7 @@ const struct fundus__layer_type *const fundus__layer_types[] = {
 struct net_spec {
 	int width, height, channels;
 	int preprocess;
-	float lcn_sigma, lcn_sd;
+	float lcn_sigma;
 };
 
 /* How the programs that feed a network prepare its input (fundus/detect.h). */
@@ -42,7 +42,6 @@ static const struct fundus__key net_keys[] = {
     FUNDUS__K_ENUM("preprocess", struct net_spec, preprocess, 0, 0, preprocess_names,
 		   preprocess_values),
     FUNDUS__K_FLOAT("lcn_sigma", struct net_spec, lcn_sigma, 0, 0.1, 0.001, 1),
-    FUNDUS__K_FLOAT("lcn_sd", struct net_spec, lcn_sd, 0, 1, 1, 10),
     FUNDUS__K_END,
 };
 
