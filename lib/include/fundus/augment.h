@@ -128,11 +128,13 @@ struct fundus_augment {
 /*
  * The training defaults (what fundus-train uses unless told otherwise):
  * zoom 0.7..1.4, translate 0.35, rotate 15, flip_h 0.5, flip_v 0.2,
- * min_visible 0.6; gamma 0.5, darken_p 0.4, darken 0.7, bright 0.3,
- * illum 0.6, mix 0.2, desaturate_p 0.3, contrast 0.3, blur_p 0.2,
+ * min_visible 0.6; gamma 0.7, darken_p 0.5, darken 0.85, bright 0.3,
+ * illum 0.8, mix 0.2, desaturate_p 0.4, contrast 0.3, blur_p 0.2,
  * blur 1.5, noise 3. The translation lets a disc at the side of a
  * photograph reach every part of the input, often with the photograph
- * partly out of the frame.
+ * partly out of the frame. The colour changes are strong on purpose:
+ * photographs from other cameras are darker, redder, greyer and lit
+ * more unevenly than any fifty of one camera.
  */
 void fundus_augment_defaults(struct fundus_augment *a);
 
