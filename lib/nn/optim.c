@@ -294,6 +294,18 @@ static void state_buffers(const struct fundus_nn_optim *opt, int i, float **out[
 	out[2] = opt->ema ? &opt->ema[i] : NULL;
 }
 
+/* Which of tensor i's buffers (bit 0 m, 1 v, 2 ema) the state holds. */
+static uint8_t state_mask(const struct fundus_nn_optim *opt, int i, float **bufs[3])
+{
+	uint8_t mask = 0;
+
+	state_buffers(opt, i, bufs);
+	for (int k = 0; k < 3; k++)
+		if (bufs[k] && *bufs[k])
+			mask |= (uint8_t)(1u << k);
+	return mask;
+}
+
 #define STATE_MAGIC "FDNNOPT1"
 
 int fundus_nn_optim_save_state(const struct fundus_nn_optim *opt, uint8_t **data, size_t *len)
@@ -308,11 +320,11 @@ int fundus_nn_optim_save_state(const struct fundus_nn_optim *opt, uint8_t **data
 	*len = 0;
 	for (int i = 0; i < net->ntensors; i++) {
 		float **bufs[3];
+		uint8_t mask = state_mask(opt, i, bufs);
 
-		state_buffers(opt, i, bufs);
 		n += 1;
 		for (int k = 0; k < 3; k++)
-			if (bufs[k] && *bufs[k])
+			if (mask & (1u << k))
 				n += net->tensors[i].count * sizeof(float);
 	}
 	b = fundus_malloc(n);
@@ -324,12 +336,8 @@ int fundus_nn_optim_save_state(const struct fundus_nn_optim *opt, uint8_t **data
 	at = 20;
 	for (int i = 0; i < net->ntensors; i++) {
 		float **bufs[3];
-		uint8_t mask = 0;
+		uint8_t mask = state_mask(opt, i, bufs);
 
-		state_buffers(opt, i, bufs);
-		for (int k = 0; k < 3; k++)
-			if (bufs[k] && *bufs[k])
-				mask |= (uint8_t)(1u << k);
 		b[at++] = mask;
 		for (int k = 0; k < 3; k++)
 			if (mask & (1u << k)) {
@@ -363,12 +371,8 @@ int fundus_nn_optim_load_state(struct fundus_nn_optim *opt, const void *data, si
 		at = 20;
 		for (int i = 0; i < net->ntensors; i++) {
 			float **bufs[3];
-			uint8_t mask = 0;
+			uint8_t mask = state_mask(opt, i, bufs);
 
-			state_buffers(opt, i, bufs);
-			for (int k = 0; k < 3; k++)
-				if (bufs[k] && *bufs[k])
-					mask |= (uint8_t)(1u << k);
 			if (at >= len || b[at] != mask)
 				return fundus_error_set(FUNDUS_EFORMAT,
 							"optimiser state does not match the optimiser "

@@ -123,53 +123,49 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Appends a copy of name to d's labels, growing them (cap) as needed. */
+static int push_label(struct fundus_train_data *d, size_t *cap, const char *name)
+{
+	if (d->nlabels >= FUNDUS_NET_MAX_LABELS)
+		return fundus_error_set(FUNDUS_ELIMIT, "more than %d labels", FUNDUS_NET_MAX_LABELS);
+	if ((size_t)d->nlabels + 1 >= *cap) {
+		char **nl = fundus_realloc(d->labels, 2 * *cap * sizeof *nl);
+
+		if (nl == NULL)
+			return FUNDUS_ENOMEM;
+		d->labels = nl;
+		*cap *= 2;
+	}
+	d->labels[d->nlabels] = fundus_strdup(name);
+	if (d->labels[d->nlabels] == NULL)
+		return FUNDUS_ENOMEM;
+	d->nlabels++;
+	return 0;
+}
+
 /* The label names: given, or every label of the records, sorted. */
 static int collect_labels(struct fundus_train_data *d, struct fundus_record *const *r, size_t n,
 			  const struct fundus_train_data_params *p)
 {
 	size_t cap = 8;
+	int rc;
 
 	d->labels = fundus_calloc(cap, sizeof *d->labels);
 	if (d->labels == NULL)
 		return FUNDUS_ENOMEM;
 	if (p->labels) {
-		for (int i = 0; i < p->nlabels; i++) {
-			if ((size_t)d->nlabels + 1 >= cap) {
-				char **nl = fundus_realloc(d->labels, 2 * cap * sizeof *nl);
-
-				if (nl == NULL)
-					return FUNDUS_ENOMEM;
-				d->labels = nl;
-				cap *= 2;
-			}
-			d->labels[d->nlabels] = fundus_strdup(p->labels[i]);
-			if (d->labels[d->nlabels] == NULL)
-				return FUNDUS_ENOMEM;
-			d->nlabels++;
-		}
+		for (int i = 0; i < p->nlabels; i++)
+			if ((rc = push_label(d, &cap, p->labels[i])) < 0)
+				return rc;
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < r[i]->n_objects; j++) {
 			const char *name = r[i]->objects[j].label;
 
-			if (label_index(d->labels, d->nlabels, name) >= 0)
-				continue;
-			if (d->nlabels >= FUNDUS_NET_MAX_LABELS)
-				return fundus_error_set(FUNDUS_ELIMIT, "more than %d labels",
-							FUNDUS_NET_MAX_LABELS);
-			if ((size_t)d->nlabels + 1 >= cap) {
-				char **nl = fundus_realloc(d->labels, 2 * cap * sizeof *nl);
-
-				if (nl == NULL)
-					return FUNDUS_ENOMEM;
-				d->labels = nl;
-				cap *= 2;
-			}
-			d->labels[d->nlabels] = fundus_strdup(name);
-			if (d->labels[d->nlabels] == NULL)
-				return FUNDUS_ENOMEM;
-			d->nlabels++;
+			if (label_index(d->labels, d->nlabels, name) < 0 &&
+			    (rc = push_label(d, &cap, name)) < 0)
+				return rc;
 		}
 	qsort(d->labels, (size_t)d->nlabels, sizeof *d->labels, cmp_str);
 	return 0;
