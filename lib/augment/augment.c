@@ -54,6 +54,8 @@ void fundus_augment_defaults(struct fundus_augment *a)
 	a->blur_p = 0.2f;
 	a->blur = 1.5f;
 	a->noise = 3;
+	a->dim_p = 0.3f;
+	a->dim = 1;
 }
 
 void fundus_augment_none(struct fundus_augment *a)
@@ -97,6 +99,8 @@ static int check_options(const struct fundus_augment *a)
 	    {a->blur_p, 0, 1, "blur_p"},
 	    {a->blur, 0, BLUR_MAX, "blur"},
 	    {a->noise, 0, 64, "noise"},
+	    {a->dim_p, 0, 1, "dim_p"},
+	    {a->dim, 0, 1, "dim"},
 	};
 
 	for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
@@ -207,7 +211,7 @@ void fundus__augment_draw(const struct fundus_augment *a, struct fundus_rng *rng
 	double cdx = dst_w / 2.0, cdy = dst_h / 2.0;
 	double lg = log1p(a->gamma), lb = log1p(a->bright);
 	float w[6], t, sum, mid, half;
-	double u_dark, u_gain, u_black, u_desat, u_sat, u_blur, u_sigma;
+	double u_dark, u_gain, u_black, u_desat, u_sat, u_blur, u_sigma, u_dim, u_dimk;
 
 	memset(d, 0, sizeof *d);
 
@@ -296,6 +300,9 @@ void fundus__augment_draw(const struct fundus_augment *a, struct fundus_rng *rng
 		d->blur_sigma = (float)(0.3 + (a->blur - 0.3) * u_sigma);
 	d->noise = (float)(a->noise * fundus_rng_uniform(rng));
 	d->noise_seed = fundus_rng_u64(rng);
+	u_dim = fundus_rng_uniform(rng);
+	u_dimk = fundus_rng_uniform(rng);
+	d->dim = u_dim < a->dim_p ? (float)(a->dim * u_dimk) : 0;
 }
 
 /* Levels below which the gamma curve is a straight line (see make_lut()). */
@@ -848,6 +855,75 @@ static int map_box(const struct fundus__augment_draw *d, const struct fundus_box
 	}
 }
 
+/*
+ * Takes k times the mean brightness that the ellipse inscribed in box has
+ * above a ring around it (1.2 to 1.8 radii; black pixels outside the
+ * photograph not counted) away from the ellipse's pixels, fully inside
+ * 0.75 radii and fading to nothing at the rim. Texture stays; an object
+ * darker than its ring is left alone.
+ */
+static void dim_object(struct fundus_image *img, const struct fundus_box *box, float k)
+{
+	double cx = (box->x0 + box->x1) / 2, cy = (box->y0 + box->y1) / 2;
+	double ax = (box->x1 - box->x0) / 2, ay = (box->y1 - box->y0) / 2;
+	double in[3] = {0, 0, 0}, ring[3] = {0, 0, 0}, nin = 0, nring = 0;
+	float ex[3];
+	int x0, x1, y0, y1;
+
+	if (ax < 1 || ay < 1)
+		return;
+	x0 = (int)floor(cx - 1.8 * ax);
+	x1 = (int)ceil(cx + 1.8 * ax);
+	y0 = (int)floor(cy - 1.8 * ay);
+	y1 = (int)ceil(cy + 1.8 * ay);
+	x0 = x0 < 0 ? 0 : x0;
+	y0 = y0 < 0 ? 0 : y0;
+	x1 = x1 > img->width ? img->width : x1;
+	y1 = y1 > img->height ? img->height : y1;
+	for (int y = y0; y < y1; y++) {
+		const uint8_t *p = fundus_image_pixel(img, x0, y);
+
+		for (int x = x0; x < x1; x++, p += 3) {
+			double u = (x + 0.5 - cx) / ax, v = (y + 0.5 - cy) / ay, r = sqrt(u * u + v * v);
+
+			if (p[0] + p[1] + p[2] < 30)
+				continue;
+			if (r < 1) {
+				for (int c = 0; c < 3; c++)
+					in[c] += p[c];
+				nin++;
+			} else if (r >= 1.2 && r <= 1.8) {
+				for (int c = 0; c < 3; c++)
+					ring[c] += p[c];
+				nring++;
+			}
+		}
+	}
+	if (nin < 4 || nring < 4)
+		return;
+	for (int c = 0; c < 3; c++) {
+		double e = in[c] / nin - ring[c] / nring;
+
+		ex[c] = e > 0 ? (float)(k * e) : 0;
+	}
+	for (int y = y0; y < y1; y++) {
+		uint8_t *p = fundus_image_pixel(img, x0, y);
+
+		for (int x = x0; x < x1; x++, p += 3) {
+			double u = (x + 0.5 - cx) / ax, v = (y + 0.5 - cy) / ay, r = sqrt(u * u + v * v);
+			float w = r <= 0.75 ? 1.0f : r >= 1 ? 0.0f : (float)((1 - r) / 0.25);
+
+			if (w == 0)
+				continue;
+			for (int c = 0; c < 3; c++) {
+				float q = (float)p[c] - w * ex[c];
+
+				p[c] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q + 0.5f);
+			}
+		}
+	}
+}
+
 int fundus_augment_apply(const struct fundus_augment *a, struct fundus_rng *rng,
 			 const struct fundus_image *src, const struct fundus_box *boxes,
 			 const int *labels, int n, struct fundus_image *dst,
@@ -864,10 +940,6 @@ int fundus_augment_apply(const struct fundus_augment *a, struct fundus_rng *rng,
 	for (int c = 0; c < 3; c++)
 		make_lut(lut[c], d.gamma[c], d.contrast);
 	warp(&d, src, dst, lut);
-	if (d.blur_sigma > 0)
-		blur(dst, d.blur_sigma);
-	if (d.noise > 0)
-		add_noise(dst, d.noise, d.noise_seed);
 	/* One box at a time, read before written: out_boxes may be boxes itself. */
 	for (int i = 0; i < n; i++) {
 		struct fundus_box b = boxes[i], o;
@@ -880,6 +952,13 @@ int fundus_augment_apply(const struct fundus_augment *a, struct fundus_rng *rng,
 			out_labels[kept] = label;
 		kept++;
 	}
+	if (d.dim > 0)
+		for (int i = 0; i < kept; i++)
+			dim_object(dst, &out_boxes[i], d.dim);
+	if (d.blur_sigma > 0)
+		blur(dst, d.blur_sigma);
+	if (d.noise > 0)
+		add_noise(dst, d.noise, d.noise_seed);
 	*out_n = kept;
 	return 0;
 }

@@ -26,6 +26,7 @@ struct fundus__augment_draw {
 	float blur_sigma; /* 0 for no blur */
 	float noise;      /* sigma in levels; 0 for none */
 	uint64_t noise_seed;
+	float dim;        /* fraction of the objects' brightness taken away; 0 for none */
 };
 
 /*

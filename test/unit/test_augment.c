@@ -987,6 +987,65 @@ TEST(allocates_nothing)
 }
 
 /* Defaults and none are what the header says. */
+/* Dimming: the bright ellipse loses k of its excess over the ring, the rest stays. */
+TEST(dimming_takes_the_excess_away)
+{
+	struct fundus_augment a;
+	struct fundus_image *src, *dst;
+	struct fundus_box box = {80, 80, 120, 120}, ob;
+	int lbl = 0, olbl, n, seen = 0;
+
+	CHECK_OK(fundus_image_new(&src, 200, 200, FUNDUS_PIX_RGB8));
+	CHECK_OK(fundus_image_new(&dst, 200, 200, FUNDUS_PIX_RGB8));
+	for (int y = 0; y < 200; y++)
+		for (int x = 0; x < 200; x++) {
+			double u = (x + 0.5 - 100) / 20, v = (y + 0.5 - 100) / 20;
+			uint8_t *p = fundus_image_pixel(src, x, y);
+
+			p[0] = p[1] = p[2] = u * u + v * v < 1 ? 200 : 100;
+		}
+	fundus_augment_none(&a);
+	a.dim_p = 1;
+	a.dim = 1;
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		struct fundus_rng rng, copy;
+		struct fundus__augment_draw d;
+		int inner = 0, ring = 0;
+
+		fundus_rng_seed(&rng, seed);
+		copy = rng;
+		fundus__augment_draw(&a, &copy, 200, 200, 200, 200, &d);
+		CHECK_OK(fundus_augment_apply(&a, &rng, src, &box, &lbl, 1, dst, &ob, &olbl, &n));
+		CHECK_INT_EQ(n, 1);
+		inner = fundus_image_pixel(dst, 100, 100)[1];
+		ring = fundus_image_pixel(dst, 100, 127)[1];
+		/* the inside's mean excess is 100 levels, less its rasterised rim */
+		CHECK(fabs(inner - (200 - d.dim * 100)) <= 6);
+		CHECK_INT_EQ(ring, 100);
+		seen += d.dim > 0.5;
+	}
+	CHECK_INT_GT(seen, 0);
+	/* never with dim_p 0 */
+	a.dim_p = 0;
+	{
+		struct fundus_rng rng;
+
+		fundus_rng_seed(&rng, 3);
+		CHECK_OK(fundus_augment_apply(&a, &rng, src, &box, &lbl, 1, dst, &ob, &olbl, &n));
+		CHECK_INT_EQ(fundus_image_pixel(dst, 100, 100)[1], 200);
+	}
+	a.dim = 2;
+	{
+		struct fundus_rng rng;
+
+		fundus_rng_seed(&rng, 3);
+		CHECK_INT_EQ(fundus_augment_apply(&a, &rng, src, &box, &lbl, 1, dst, &ob, &olbl, &n),
+			     FUNDUS_EINVAL);
+	}
+	fundus_image_free(src);
+	fundus_image_free(dst);
+}
+
 TEST(defaults)
 {
 	struct fundus_augment a;
@@ -1014,6 +1073,7 @@ int main(int argc, char **argv)
 	RUN(noise_and_blur);
 	RUN(bad_arguments);
 	RUN(allocates_nothing);
+	RUN(dimming_takes_the_excess_away);
 	RUN(defaults);
 	return harness_done();
 }

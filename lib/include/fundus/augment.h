@@ -123,6 +123,13 @@ struct fundus_augment {
 			       blur < 0.3) [0, 8] */
 	float noise;        /* Gaussian noise per sample of sigma uniform in [0, noise]
 			       levels (0..255), every time [0, 64] */
+	float dim_p;        /* probability of dimming the objects: ... */
+	float dim;          /* ... a fraction uniform in [0, dim] of each object's mean
+			       brightness above its surround taken away inside its
+			       ellipse (feathered at the rim), its texture (vessels,
+			       cup) kept: discs that hardly stand out, as some cameras
+			       show them, teach the network the vessels' convergence
+			       [0, 1] */
 };
 
 /*
@@ -130,7 +137,7 @@ struct fundus_augment {
  * zoom 0.7..1.4, translate 0.35, rotate 15, flip_h 0.5, flip_v 0.2,
  * min_visible 0.6; gamma 0.7, darken_p 0.5, darken 0.85, bright 0.3,
  * illum 0.8, mix 0.2, desaturate_p 0.4, contrast 0.3, blur_p 0.2,
- * blur 1.5, noise 3. The translation lets a disc at the side of a
+ * blur 1.5, noise 3, dim_p 0.3, dim 1. The translation lets a disc at the side of a
  * photograph reach every part of the input, often with the photograph
  * partly out of the frame. The colour changes are strong on purpose:
  * photographs from other cameras are darker, redder, greyer and lit
