@@ -8,7 +8,7 @@
  * also letterboxes it to the input size, with its boxes moved exactly with
  * the pixels, then photometric changes (per-channel gamma, darkening with
  * clipping, a smooth uneven illumination field, channel mixing,
- * desaturation, contrast, blur, noise).
+ * desaturation, contrast, dimmed objects, blur, noise).
  *
  *     struct fundus_augment a;
  *     struct fundus_rng rng;            // one per thread
