@@ -144,6 +144,11 @@ int fundus_convert_detect(const char *path, enum fundus_convert_format *out)
 	if (strcmp(path, "-") == 0)
 		return fundus_error_set(FUNDUS_EINVAL,
 					"the format of standard input must be given (--from)");
+	/* Telling the format reads the input: a pipe would then be empty for the reader. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return fundus_error_set(FUNDUS_EINVAL,
+					"the format of a pipe or device must be given (--from): "
+					"it can be read only once");
 	/* The first 1 MiB tells; reading a few KiB of a 16 MiB record line is not enough. */
 	{
 		struct fundus_file_map *map;

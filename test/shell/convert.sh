@@ -106,6 +106,16 @@ run sh -c 'fundus-convert --from csv --to records - <quote.csv'
 expect_status 1 "malformed standard input"
 expect_match "$T/err" "^fundus-convert: cannot read '-': line 2, column 15: unterminated quoted field$" "'-' is named"
 
+# A pipe can be read once: its format must be given, not guessed (which
+# would read it empty for the reader and convert nothing).
+run bash -c 'fundus-convert <(cat quote.csv)'
+expect_status 1 "a pipe without --from"
+expect_match "$T/err" "cannot read .*: the format of a pipe or device must be given \\(--from\\): it can be read only once" "says what to do"
+run bash -c 'fundus-convert --from records <(cat r.jsonl)'
+expect_status 0 "a pipe with --from"
+checks=$((checks + 1))
+[ "$(wc -l <"$T/out")" -eq "$(wc -l <r.jsonl)" ] || fail "the pipe's records: $(cat "$T/out")"
+
 # CSV both ways; keras-retinanet's negative row.
 run fundus-convert --to csv r.jsonl
 expect_status 0 "records to csv"
