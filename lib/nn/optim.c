@@ -286,20 +286,17 @@ int fundus_nn_optim_ema_copy(const struct fundus_nn_optim *opt, struct fundus_ne
 	return 0;
 }
 
-/* The buffers of tensor i that the state holds, in order: m, v, ema. */
-static void state_buffers(const struct fundus_nn_optim *opt, int i, float **out[3])
-{
-	out[0] = &opt->m[i];
-	out[1] = &opt->v[i];
-	out[2] = opt->ema ? &opt->ema[i] : NULL;
-}
-
-/* Which of tensor i's buffers (bit 0 m, 1 v, 2 ema) the state holds. */
+/*
+ * Which of tensor i's buffers (bit 0 m, 1 v, 2 ema) the state holds; bufs
+ * gets the places of all three, in that order.
+ */
 static uint8_t state_mask(const struct fundus_nn_optim *opt, int i, float **bufs[3])
 {
 	uint8_t mask = 0;
 
-	state_buffers(opt, i, bufs);
+	bufs[0] = &opt->m[i];
+	bufs[1] = &opt->v[i];
+	bufs[2] = opt->ema ? &opt->ema[i] : NULL;
 	for (int k = 0; k < 3; k++)
 		if (bufs[k] && *bufs[k])
 			mask |= (uint8_t)(1u << k);
@@ -362,7 +359,10 @@ int fundus_nn_optim_load_state(struct fundus_nn_optim *opt, const void *data, si
 		return fundus_error_set(FUNDUS_EFORMAT, "not an optimiser state");
 	memcpy(&steps, b + 8, 8);
 	memcpy(&nt, b + 16, 4);
-	if (nt != (uint32_t)net->ntensors || steps < 0)
+	if (steps < 0)
+		return fundus_error_set(FUNDUS_EFORMAT, "optimiser state with %lld steps",
+					(long long)steps);
+	if (nt != (uint32_t)net->ntensors)
 		return fundus_error_set(FUNDUS_EFORMAT,
 					"optimiser state for %u tensors, the network has %d", nt,
 					net->ntensors);

@@ -403,6 +403,82 @@ TEST(training_lowers_the_loss)
 	fundus_net_free(net);
 }
 
+/* A saved state resumes exactly; one that does not fit is refused, nothing changed. */
+TEST(optimiser_state)
+{
+	struct fundus_nn_optim_params p;
+	struct fundus_nn_optim *a, *b, *sgd;
+	struct linear m;
+	uint8_t *st, *bad;
+	size_t len;
+	float w1, b1;
+
+	CHECK_OK(linear_new(&m));
+	fundus_nn_optim_defaults(&p);
+	p.kind = FUNDUS_NN_ADAMW;
+	p.lr = 0.1f;
+	p.ema_decay = 0.9f;
+	CHECK_OK(fundus_nn_optim_new(&a, m.net, &p));
+	CHECK_OK(fundus_nn_optim_new(&b, m.net, &p));
+	CHECK_OK(linear_grad(&m));
+	CHECK_OK(fundus_nn_optim_step(a, m.ctx, NULL));
+	CHECK_OK(fundus_nn_optim_save_state(a, &st, &len));
+	CHECK_OK(fundus_nn_optim_load_state(b, st, len));
+	CHECK_INT_EQ(fundus_nn_optim_steps(b), 1);
+	/* The same second step from a and from b, on the same weights. */
+	CHECK_OK(linear_grad(&m));
+	w1 = *m.w;
+	b1 = *m.b;
+	CHECK_OK(fundus_nn_optim_step(a, m.ctx, NULL));
+	{
+		float wa = *m.w, ba = *m.b;
+
+		*m.w = w1;
+		*m.b = b1;
+		fundus_net_touch(m.net);
+		CHECK_OK(fundus_nn_optim_step(b, m.ctx, NULL));
+		CHECK(*m.w == wa);
+		CHECK(*m.b == ba);
+	}
+
+	bad = malloc(len + 1);
+	memcpy(bad, st, len);
+	bad[0] = 'X';
+	CHECK_INT_EQ(fundus_nn_optim_load_state(b, bad, len), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "not an optimiser state");
+	CHECK_INT_EQ(fundus_nn_optim_load_state(b, st, 10), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "not an optimiser state");
+	memcpy(bad, st, len);
+	bad[16] = 7;
+	CHECK_INT_EQ(fundus_nn_optim_load_state(b, bad, len), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "for 7 tensors, the network has 2");
+	memcpy(bad, st, len);
+	bad[15] = 0x80;
+	CHECK_INT_EQ(fundus_nn_optim_load_state(b, bad, len), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "steps");
+	CHECK_INT_EQ(fundus_nn_optim_load_state(b, st, len - 1), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "truncated");
+	memcpy(bad, st, len);
+	bad[len] = 0;
+	CHECK_INT_EQ(fundus_nn_optim_load_state(b, bad, len + 1), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "1 extra bytes");
+	/* An SGD optimiser without a moving average holds other buffers. */
+	fundus_nn_optim_defaults(&p);
+	CHECK_OK(fundus_nn_optim_new(&sgd, m.net, &p));
+	CHECK_INT_EQ(fundus_nn_optim_load_state(sgd, st, len), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "does not match the optimiser (tensor ");
+	CHECK_INT_EQ(fundus_nn_optim_steps(sgd), 0);
+	/* The failed loads left b as it was: two steps. */
+	CHECK_INT_EQ(fundus_nn_optim_steps(b), 2);
+
+	free(bad);
+	fundus_free(st);
+	fundus_nn_optim_free(sgd);
+	fundus_nn_optim_free(a);
+	fundus_nn_optim_free(b);
+	linear_free(&m);
+}
+
 TEST(bad_uses)
 {
 	struct fundus_nn_ctx_params cp;
@@ -450,6 +526,7 @@ int main(int argc, char **argv)
 	RUN(moving_average);
 	RUN(deterministic_training);
 	RUN(training_lowers_the_loss);
+	RUN(optimiser_state);
 	RUN(bad_uses);
 	return harness_done();
 }
