@@ -23,22 +23,6 @@ const int fundus__act_values[] = {FUNDUS__ACT_LINEAR, FUNDUS__ACT_RELU, FUNDUS__
  * would be mispredicted half the time.
  */
 
-/* a where y > 0 (by its bits: not for -0 or +0), b elsewhere. */
-static inline float where_positive(float y, float a, float b)
-{
-	int32_t yb;
-	uint32_t ab, bb, m;
-	float r;
-
-	memcpy(&yb, &y, 4);
-	memcpy(&ab, &a, 4);
-	memcpy(&bb, &b, 4);
-	m = (uint32_t) - (int32_t)(yb > 0);
-	ab = (ab & m) | (bb & ~m);
-	memcpy(&r, &ab, 4);
-	return r;
-}
-
 void fundus__act_forward(enum fundus__act act, const float *x, float *y, size_t n)
 {
 	switch (act) {
@@ -82,14 +66,14 @@ void fundus__act_backward(enum fundus__act act, const float *x, const float *y, 
 		break;
 	case FUNDUS__ACT_RELU:
 		for (size_t i = 0; i < n; i++)
-			dx[i] = where_positive(y[i], dy[i], 0.0f);
+			dx[i] = fundus__where_positive(y[i], dy[i], 0.0f);
 		break;
 	case FUNDUS__ACT_LEAKY:
 		/* y > 0 exactly when x > 0, since the slope below zero is positive. */
 		for (size_t i = 0; i < n; i++) {
 			float d = dy[i];
 
-			dx[i] = where_positive(y[i], d, FUNDUS__LEAKY_SLOPE * d);
+			dx[i] = fundus__where_positive(y[i], d, FUNDUS__LEAKY_SLOPE * d);
 		}
 		break;
 	case FUNDUS__ACT_SILU:

@@ -119,22 +119,6 @@ void fundus__bn_channel_forward(const float *x, float *y, size_t n, float gamma,
 	}
 }
 
-/* d where a > 0 (by its bits), e elsewhere; compiles to a blend (see activation.c). */
-static inline float where_positive(float a, float d, float e)
-{
-	int32_t ab;
-	uint32_t db, eb, m;
-	float r;
-
-	memcpy(&ab, &a, 4);
-	memcpy(&db, &d, 4);
-	memcpy(&eb, &e, 4);
-	m = (uint32_t) - (int32_t)(ab > 0);
-	db = (db & m) | (eb & ~m);
-	memcpy(&r, &db, 4);
-	return r;
-}
-
 /*
  * The gradient before a piecewise-linear activation, from the value before
  * it, a = x ka + kb, computed as the forward pass did.
@@ -145,7 +129,8 @@ static inline float act_grad(int act, float x, float ka, float kb, float d)
 
 	if (act == FUNDUS__ACT_LINEAR)
 		return d;
-	return where_positive(a, d, act == FUNDUS__ACT_LEAKY ? FUNDUS__LEAKY_SLOPE * d : 0.0f);
+	return fundus__where_positive(a, d,
+				      act == FUNDUS__ACT_LEAKY ? FUNDUS__LEAKY_SLOPE * d : 0.0f);
 }
 
 void fundus__bn_channel_backward(const float *x, const float *y, float *dy, float *dx, size_t n,

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fundus/nn.h"
 #include "fundus/rng.h"
@@ -40,6 +41,26 @@ enum fundus__act {
 #define FUNDUS__LEAKY_SLOPE 0.1f
 /* Added to the variance in batch norm, as in PyTorch and darknet. */
 #define FUNDUS__BN_EPS 1e-5f
+
+/*
+ * a where s > 0 (by its bits: not for -0 or +0), b elsewhere. Chosen on the
+ * bits, as integers, so that GCC vectorises the loops that call it into a
+ * blend at its default -ftrapping-math (see activation.c).
+ */
+static inline float fundus__where_positive(float s, float a, float b)
+{
+	int32_t sb;
+	uint32_t ab, bb, m;
+	float r;
+
+	memcpy(&sb, &s, 4);
+	memcpy(&ab, &a, 4);
+	memcpy(&bb, &b, 4);
+	m = (uint32_t) - (int32_t)(sb > 0);
+	ab = (ab & m) | (bb & ~m);
+	memcpy(&r, &ab, 4);
+	return r;
+}
 
 /*
  * The description parser fills a layer's spec from a table of keys: one
