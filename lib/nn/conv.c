@@ -283,7 +283,7 @@ static int tiles_per_channel(const struct geom *g, const struct plan *pl)
 	return pl->fused ? (int)pl->ntiles : pl->ntb;
 }
 
-/* The columns of tile t of a channel. */
+/* The columns of tile t of a channel (the forward pass's and its statistics'). */
 static void tile_columns(const struct geom *g, const struct plan *pl, int t, size_t *p0, size_t *p1)
 {
 	if (g->depthwise) {
@@ -561,18 +561,17 @@ static void fwd_fused(void *arg, size_t b, size_t e, int worker)
 	float *col = j->ctx->wscratch[worker];
 
 	for (size_t t = b; t < e; t++) {
-		int gi = (int)(t / j->pl.ntiles);
-		size_t p0 = (t % j->pl.ntiles) * j->pl.nt, p1 = p0 + j->pl.nt;
+		int gi = (int)(t / j->pl.ntiles), ti = (int)(t % j->pl.ntiles);
+		size_t p0, p1;
 
-		if (p1 > g->N)
-			p1 = g->N;
+		tile_columns(g, &j->pl, ti, &p0, &p1);
 		im2col(g, j->x + (size_t)gi * (size_t)g->Cg * g->Nin, 0, g->Cg, p0, p1, col,
 		       p1 - p0);
 		fundus__sgemm(0, 0, g->Mg, (int)(p1 - p0), g->K, 1.0f,
 			      j->w + (size_t)gi * (size_t)g->Mg * (size_t)g->K, g->K, col,
 			      (int)(p1 - p0), 0.0f, j->out + (size_t)gi * (size_t)g->Mg * g->N + p0,
 			      (int)g->N);
-		epilogue(j, gi * g->Mg, (gi + 1) * g->Mg, p0, p1, (int)(t % j->pl.ntiles));
+		epilogue(j, gi * g->Mg, (gi + 1) * g->Mg, p0, p1, ti);
 	}
 }
 
@@ -605,10 +604,9 @@ static void fwd_grid(void *arg, size_t b, size_t e, int worker)
 		int nb = (int)(t % (size_t)j->pl.ntb);
 		int m0 = (int)((size_t)g->Mg * (size_t)mb / (size_t)j->pl.nmb);
 		int m1 = (int)((size_t)g->Mg * (size_t)(mb + 1) / (size_t)j->pl.nmb);
-		size_t p0 = g->N * (size_t)nb / (size_t)j->pl.ntb;
-		size_t p1 = g->N * (size_t)(nb + 1) / (size_t)j->pl.ntb;
-		size_t row = (size_t)gi * (size_t)g->Mg + (size_t)m0;
+		size_t row = (size_t)gi * (size_t)g->Mg + (size_t)m0, p0, p1;
 
+		tile_columns(g, &j->pl, nb, &p0, &p1);
 		if (m0 == m1 || p0 == p1)
 			continue;
 		fundus__sgemm(0, 0, m1 - m0, (int)(p1 - p0), g->K, 1.0f, j->w + row * (size_t)g->K,
