@@ -84,6 +84,14 @@ const char *fundus_nn_gemm_name(void)
 	return chosen_name;
 }
 
+/* OpenBLAS's product, row-major, with our 0/1 transposes. */
+static void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+		       const float *b, int ldb, float beta, float *c, int ldc)
+{
+	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+		    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 void fundus__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
 		   const float *b, int ldb, float beta, float *c, int ldc)
 {
@@ -106,8 +114,7 @@ void fundus__sgemm(int ta, int tb, int m, int n, int k, float alpha, const float
 	    !atomic_load_explicit(&blas_many, memory_order_relaxed) &&
 	    fundus__sgemm_own(kernel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0)
 		return;
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-		    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	blas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 int fundus__sgemm_with(int kernel, int ta, int tb, int m, int n, int k, float alpha, const float *a,
@@ -118,8 +125,7 @@ int fundus__sgemm_with(int kernel, int ta, int tb, int m, int n, int k, float al
 					 ldc);
 	if (m <= 0 || n <= 0 || k <= 0)
 		return fundus_error_set(FUNDUS_EINVAL, "empty matrix product");
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-		    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+	blas_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 	return 0;
 }
 

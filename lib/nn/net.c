@@ -490,17 +490,21 @@ int fundus_net_layer_channels(const struct fundus_net *net, int layer)
 
 const char *fundus_net_layer_option(const struct fundus_net *net, int layer, const char *key)
 {
+	const struct fundus__option *opts;
+	int n;
+
 	if (layer == -1) {
-		for (int i = 0; i < net->nopts; i++)
-			if (strcmp(net->opts[i].key, key) == 0)
-				return net->opts[i].value;
+		opts = net->opts;
+		n = net->nopts;
+	} else if (layer >= 0 && layer < net->nlayers) {
+		opts = net->layers[layer].opts;
+		n = net->layers[layer].nopts;
+	} else {
 		return NULL;
 	}
-	if (layer < 0 || layer >= net->nlayers)
-		return NULL;
-	for (int i = 0; i < net->layers[layer].nopts; i++)
-		if (strcmp(net->layers[layer].opts[i].key, key) == 0)
-			return net->layers[layer].opts[i].value;
+	for (int i = 0; i < n; i++)
+		if (strcmp(opts[i].key, key) == 0)
+			return opts[i].value;
 	return NULL;
 }
 
