@@ -26,9 +26,32 @@ expect_status 2 "--threshold 2"
 : >empty.token
 run fundus-serve -m m.fdm --token-file empty.token
 expect_status 2 "an empty token file"
+expect_match "$T/err" "^fundus-serve: --token-file: 'empty.token' holds no token$" "names the empty token file"
+printf 'two words\n' >space.token
+run fundus-serve -m m.fdm --token-file space.token
+expect_status 2 "a token with a space"
+expect_match "$T/err" "^fundus-serve: --token-file: the token in 'space.token' must be printable ASCII without spaces$" "names the token file and why"
+run fundus-serve -m m.fdm --token-file missing.token
+expect_status 1 "a token file that is not there"
+expect_match "$T/err" "^fundus-serve: cannot open 'missing.token': No such file or directory$" "names the missing token file"
+run fundus-serve -m m.fdm --token-file .
+expect_status 1 "a folder as the token file"
+expect_match "$T/err" "^fundus-serve: cannot read '\.': Is a directory$" "names the unreadable token file"
+run fundus-serve -m m.fdm --access-log nodir/access.log
+expect_status 1 "an access log that cannot be opened"
+expect_match "$T/err" "^fundus-serve: cannot open 'nodir/access.log': No such file or directory$" "names the access log"
+run timeout 60 fundus-serve -m m.fdm --port 0 --listen no.such.host.invalid
+expect_status 1 "an address that does not resolve"
+expect_match "$T/err" "^fundus-serve: cannot listen on 'no.such.host.invalid': " "names the address"
+run fundus-serve -m m.fdm stray
+expect_status 2 "an argument besides the options"
+expect_match "$T/err" "^fundus-serve: unexpected argument 'stray'$" "names the stray argument"
 
 serve_start s1 -m m.fdm -j 2 --top 5
 nreq=0
+run timeout 60 fundus-serve -m m.fdm --port "${URL##*:}"
+expect_status 1 "a port already taken"
+expect_match "$T/err" "^fundus-serve: cannot listen on 127\.0\.0\.1 port ${URL##*:}: Address already in use$" "names the address, the port and why"
 
 # The health checks, the model, the description and the page.
 req healthz "$URL/healthz"
@@ -205,6 +228,9 @@ req t5 -H 'Authorization: Bearer s3cret-token' --data-binary @"$img" "$URL/v1/de
 expect_code 200 "detect with the token"
 req t6 -H 'Authorization: bearer s3cret-token' "$URL/v1/model"
 expect_code 200 "model with the token"
+req t7 -X POST -d x -H 'Authorization: Bearer s3cret-token' "$URL/metrics"
+expect_code 405 "POST /metrics with the token"
+expect_match "$T/t7.head" '^Allow: GET, HEAD' "Allow: GET, HEAD with the token"
 for p in healthz readyz openapi.json ''; do
   req open "$URL/$p"
   expect_code 200 "/$p is open"
@@ -212,7 +238,7 @@ done
 serve_stop "SIGTERM (token)" s4
 expect_empty "$T/s4.log" "--access-log: nothing on standard output"
 checks=$((checks + 1))
-[ "$(wc -l <access.log)" -eq 10 ] || fail "--access-log: $(wc -l <access.log) lines, expected 10"
+[ "$(wc -l <access.log)" -eq 11 ] || fail "--access-log: $(wc -l <access.log) lines, expected 11"
 expect_match access.log '"POST /v1/detect" 401 ' "--access-log has the 401"
 
 # Connections: at most --max-connections, and one silent for --idle-timeout is closed.

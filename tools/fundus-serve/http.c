@@ -37,7 +37,6 @@ struct req {
 	double start;
 	int called;     /* the access handler has seen the request */
 	int detect;     /* a POST /v1/detect with the token: its body is the image */
-	int authorised; /* a GET of /v1/model or /metrics with the token */
 	int status;     /* of the response queued; 0 before */
 	size_t sent;    /* bytes of its body */
 	char method[16];
@@ -457,8 +456,7 @@ static enum MHD_Result detect_data(struct req *rq, const char *data, size_t size
 	if (rq->error[0]) /* read and dropped, up to the limit: the answer is 400 */
 		return rq->received > (uint64_t)opt.max_body ? MHD_NO : MHD_YES;
 	if (rq->pp) {
-		if (rq->error[0] == '\0' && MHD_post_process(rq->pp, data, size) != MHD_YES &&
-		    rq->error[0] == '\0')
+		if (MHD_post_process(rq->pp, data, size) != MHD_YES && rq->error[0] == '\0')
 			snprintf(rq->error, sizeof rq->error, "malformed multipart/form-data body");
 		return MHD_YES;
 	}
@@ -540,8 +538,10 @@ static enum MHD_Result answer_other(struct MHD_Connection *c, struct req *rq)
 		return respond_error(c, rq, 405, "use POST", "Allow", "POST");
 	if (rq->route != SERVE_ROUTE_DETECT && !get)
 		return respond_error(c, rq, 405, "use GET", "Allow", "GET, HEAD");
-	if (rq->route == SERVE_ROUTE_DETECT || rq->route == SERVE_ROUTE_MODEL ||
-	    rq->route == SERVE_ROUTE_METRICS)
+	/* A detection with the token does not come here: it was taken at the first call. */
+	if (rq->route == SERVE_ROUTE_DETECT ||
+	    ((rq->route == SERVE_ROUTE_MODEL || rq->route == SERVE_ROUTE_METRICS) &&
+	     !authorised(c)))
 		return respond_error(c, rq, 401, "a valid bearer token is needed",
 				     "WWW-Authenticate", "Bearer realm=\"fundus-serve\"");
 	return answer_get(c, rq);
@@ -564,9 +564,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			rq->detect = 1;
 			return detect_begin(c, rq);
 		}
-		if ((rq->route == SERVE_ROUTE_MODEL || rq->route == SERVE_ROUTE_METRICS) &&
-		    authorised(c))
-			rq->authorised = 1;
 		return MHD_YES;
 	}
 	if (rq->status) {
@@ -586,8 +583,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (rq->detect)
 		return detect_end(c, rq);
-	if (rq->route == SERVE_ROUTE_MODEL || rq->route == SERVE_ROUTE_METRICS)
-		return rq->authorised ? answer_get(c, rq) : answer_other(c, rq);
 	return answer_other(c, rq);
 }
 
