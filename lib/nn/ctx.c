@@ -104,6 +104,8 @@ static int check_params(const struct fundus_nn_ctx_params *p)
 					"BLAS threads are not deterministic: use pool threads");
 	if (!(p->bn_momentum >= 0 && p->bn_momentum <= 1))
 		return fundus_error_set(FUNDUS_EINVAL, "bad batch-norm momentum");
+	if (p->profile < 0 || p->profile > 2)
+		return fundus_error_set(FUNDUS_EINVAL, "bad profile %d", p->profile);
 	return 0;
 }
 

@@ -479,6 +479,68 @@ TEST(optimiser_state)
 	linear_free(&m);
 }
 
+/* Per-layer shapes and times, and the moved end of the schedule. */
+TEST(profile_shapes_and_total_steps)
+{
+	struct fundus_nn_optim_params p;
+	struct fundus_nn_ctx_params cp;
+	struct fundus_nn_optim *opt;
+	struct fundus_nn_ctx *ctx;
+	struct linear m;
+	int ls[4], os[4];
+	double f = -1, b = -1;
+	float x = 2, g = 1;
+
+	CHECK_OK(linear_new(&m));
+	CHECK_OK(fundus_nn_layer_shape(m.ctx, 0, ls));
+	CHECK_OK(fundus_nn_output_shape(m.ctx, 0, os));
+	CHECK(memcmp(ls, os, sizeof ls) == 0);
+	CHECK_INT_EQ(fundus_nn_layer_shape(m.ctx, 1, ls), FUNDUS_EINVAL);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "no layer 1");
+	/* Without profile, zeros. */
+	CHECK_OK(linear_grad(&m));
+	CHECK_OK(fundus_nn_layer_seconds(m.ctx, 0, &f, &b));
+	CHECK(f == 0 && b == 0);
+	CHECK_INT_EQ(fundus_nn_layer_seconds(m.ctx, -1, &f, &b), FUNDUS_EINVAL);
+
+	fundus_nn_ctx_defaults(&cp);
+	cp.mode = FUNDUS_NN_TRAIN;
+	cp.profile = 3;
+	CHECK_INT_EQ(fundus_nn_ctx_new(&ctx, m.net, &cp), FUNDUS_EINVAL);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "bad profile 3");
+	cp.profile = 2;
+	CHECK_OK(fundus_nn_ctx_new(&ctx, m.net, &cp));
+	CHECK_OK(fundus_nn_forward(ctx, &x));
+	CHECK_OK(fundus_nn_set_output_grad(ctx, 0, &g));
+	CHECK_OK(fundus_nn_backward(ctx));
+	CHECK_OK(fundus_nn_layer_seconds(ctx, 0, &f, &b));
+	CHECK(f >= 0 && b >= 0);
+	fundus_nn_reset_profile(ctx);
+	CHECK_OK(fundus_nn_layer_seconds(ctx, 0, &f, &b));
+	CHECK(f == 0 && b == 0);
+	fundus_nn_ctx_free(ctx);
+
+	/* Plain SGD whose decay would end after one step; moved, it does not. */
+	fundus_nn_optim_defaults(&p);
+	p.momentum = 0;
+	p.total_steps = 1;
+	CHECK_OK(fundus_nn_optim_new(&opt, m.net, &p));
+	CHECK_OK(linear_grad(&m));
+	CHECK_OK(fundus_nn_optim_step(opt, m.ctx, NULL));
+	CHECK_NEAR(*m.w, 0.5 - 0.01 * (2 + 5e-4 * 0.5), 1e-6);
+	CHECK_INT_EQ(fundus_nn_optim_set_total_steps(opt, -1), FUNDUS_EINVAL);
+	CHECK_OK(fundus_nn_optim_set_total_steps(opt, 0));
+	{
+		float w1 = *m.w;
+
+		CHECK_OK(linear_grad(&m));
+		CHECK_OK(fundus_nn_optim_step(opt, m.ctx, NULL));
+		CHECK_NEAR(*m.w, w1 - 0.01 * (2 + 5e-4 * w1), 1e-6);
+	}
+	fundus_nn_optim_free(opt);
+	linear_free(&m);
+}
+
 TEST(bad_uses)
 {
 	struct fundus_nn_ctx_params cp;
@@ -527,6 +589,7 @@ int main(int argc, char **argv)
 	RUN(deterministic_training);
 	RUN(training_lowers_the_loss);
 	RUN(optimiser_state);
+	RUN(profile_shapes_and_total_steps);
 	RUN(bad_uses);
 	return harness_done();
 }
