@@ -147,7 +147,7 @@ void fundus__bn_channel_backward(const float *x, const float *y, float *dy, floa
 	    act == FUNDUS__ACT_LINEAR || act == FUNDUS__ACT_RELU || act == FUNDUS__ACT_LEAKY;
 	float ka = gamma * istd, kb = beta - mean * ka;
 	double sg = 0, sb = 0;
-	float k, kbar, kg;
+	float kbar, kg;
 
 	for (size_t o = 0; o < n; o += 512) {
 		size_t len = n - o < 512 ? n - o : 512;
@@ -191,25 +191,24 @@ void fundus__bn_channel_backward(const float *x, const float *y, float *dy, floa
 	sg *= istd;
 	*dgamma = sg;
 	*dbeta = sb;
-	k = gamma * istd;
 	/* With batch statistics: dx = gamma istd (da - mean(da) - xhat mean(da xhat)). */
 	kbar = batch ? (float)(sb / (double)n) : 0.0f;
 	kg = batch ? (float)(sg / (double)n) * istd : 0.0f;
 	if (direct) {
 		if (add)
 			for (size_t i = 0; i < n; i++)
-				dx[i] += k * (act_grad(act, x[i], ka, kb, dy[i]) - kbar -
-					      (x[i] - mean) * kg);
+				dx[i] += ka * (act_grad(act, x[i], ka, kb, dy[i]) - kbar -
+					       (x[i] - mean) * kg);
 		else
 			for (size_t i = 0; i < n; i++)
-				dx[i] = k * (act_grad(act, x[i], ka, kb, dy[i]) - kbar -
-					     (x[i] - mean) * kg);
+				dx[i] = ka * (act_grad(act, x[i], ka, kb, dy[i]) - kbar -
+					      (x[i] - mean) * kg);
 	} else if (add) {
 		for (size_t i = 0; i < n; i++)
-			dx[i] += k * (dy[i] - kbar - (x[i] - mean) * kg);
+			dx[i] += ka * (dy[i] - kbar - (x[i] - mean) * kg);
 	} else {
 		for (size_t i = 0; i < n; i++)
-			dx[i] = k * (dy[i] - kbar - (x[i] - mean) * kg);
+			dx[i] = ka * (dy[i] - kbar - (x[i] - mean) * kg);
 	}
 }
 
