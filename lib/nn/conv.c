@@ -189,7 +189,7 @@ static void make_plan(const struct fundus_nn_ctx *ctx, const struct geom *g, str
 {
 	int nw = ctx->nworkers;
 	int blas = ctx->p.threading == FUNDUS_NN_BLAS_THREADS && ctx->p.pool == NULL;
-	size_t want = nw > 1 ? 2 * (size_t)nw : 1, cb, rows;
+	size_t want = nw > 1 ? 2 * (size_t)nw : 1, cb, rows, need;
 
 	memset(pl, 0, sizeof *pl);
 	if (g->depthwise)
@@ -271,8 +271,10 @@ static void make_plan(const struct fundus_nn_ctx *ctx, const struct geom *g, str
 	pl->bnt = round_up(pl->bnt < MIN_TILE ? MIN_TILE : pl->bnt, 64);
 	if (pl->bnt > g->N)
 		pl->bnt = g->N;
-	if (rows * pl->bnt + (pl->dwt ? rows * (size_t)g->Mg : 0) > pl->worker)
-		pl->worker = rows * pl->bnt + (pl->dwt ? rows * (size_t)g->Mg : 0);
+	/* Chunks keep their transposed dW in the shared partial sums, not here. */
+	need = rows * pl->bnt + (pl->dwt && !pl->chunks ? rows * (size_t)g->Mg : 0);
+	if (need > pl->worker)
+		pl->worker = need;
 }
 
 /* How many column tiles of each channel the forward pass makes. */
