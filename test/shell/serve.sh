@@ -259,15 +259,21 @@ expect_code 200 "a connection is taken once the silent one is closed"
 expect_match "$T/s8.err" 'connection limit' "libmicrohttpd says why it refused"
 serve_stop "SIGTERM (connections)" s8
 
+# eight NAME: posts the big image eight times at once, each answer in
+# NAMEi.body, NAMEi.head and NAMEi.code, and how many of each status in codes.
+eight() {
+  local i pids=
+  for i in 1 2 3 4 5 6 7 8; do
+    curl -s -o "$1$i.body" -D "$1$i.head" -w '%{http_code}\n' --data-binary @"$big" "$URL/v1/detect" >"$1$i.code" &
+    pids="$pids $!"
+  done
+  wait $pids
+  cat "$1"*.code | sort | uniq -c >codes
+}
+
 # 503 and 504: one worker, no queue, a short time limit, eight at once.
 serve_start s5 -m m.fdm -j 1 --queue 0 --timeout 0.4
-pids=
-for i in 1 2 3 4 5 6 7 8; do
-  curl -s -o "par$i.body" -D "par$i.head" -w '%{http_code}\n' --data-binary @"$big" "$URL/v1/detect" >"par$i.code" &
-  pids="$pids $!"
-done
-wait $pids
-cat par*.code | sort | uniq -c >codes
+eight par
 echo "eight at once, one worker, no queue: $(tr -s ' \n' ' ' <codes)"
 expect_match codes ' 503$' "a full queue answers 503"
 f=$(grep -l '^503' par*.code | head -n 1)
@@ -275,13 +281,7 @@ f=$(grep -l '^503' par*.code | head -n 1)
 [ -n "$f" ] && jqcheck "${f%.code}.body" '.status == 503 and (.error | test("queue"))' "503 JSON"
 serve_stop "SIGTERM (503)" s5
 serve_start s6 -m m.fdm -j 1 --queue 8 --timeout 0.4
-pids=
-for i in 1 2 3 4 5 6 7 8; do
-  curl -s -o "late$i.body" -w '%{http_code}\n' --data-binary @"$big" "$URL/v1/detect" >"late$i.code" &
-  pids="$pids $!"
-done
-wait $pids
-cat late*.code | sort | uniq -c >codes
+eight late
 echo "eight at once, one worker, 0.4 s: $(tr -s ' \n' ' ' <codes)"
 expect_match codes ' 504$' "a request out of time answers 504"
 f=$(grep -l '^504' late*.code | head -n 1)
