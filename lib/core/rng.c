@@ -63,6 +63,16 @@ double fundus_rng_range(struct fundus_rng *rng, double lo, double hi)
 	return lo + (hi - lo) * fundus_rng_uniform(rng);
 }
 
+void fundus_rng_shuffle(struct fundus_rng *rng, size_t *v, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)fundus_rng_below(rng, i), t = v[i - 1];
+
+		v[i - 1] = v[j];
+		v[j] = t;
+	}
+}
+
 uint64_t fundus_rng_below(struct fundus_rng *rng, uint64_t n)
 {
 	uint64_t x, limit;

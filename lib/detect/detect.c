@@ -4,20 +4,10 @@
  */
 #include <math.h>
 #include <string.h>
-#include <time.h>
 
 #include "detect/internal.h"
 #include "fundus/file.h"
 #include "fundus/sha256.h"
-
-/* Seconds on the monotonic clock. */
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Reads the heads of the network into d->heads. */
 static int find_heads(struct fundus_detector *d)
@@ -155,16 +145,14 @@ int fundus_detector_scale(const struct fundus_detector *d, int width, int height
 {
 	struct fundus_net_input in;
 	double fit;
-	int scale = 1;
 
 	fundus_net_get_input(d->net, &in);
 	if (width <= 0 || height <= 0)
 		return 1;
-	/* The letterbox scale; the decode must keep at least the input's pixels. */
+	/* The decode must keep at least the letterbox's long side. */
 	fit = fmin((double)in.width / width, (double)in.height / height);
-	while (scale < 8 && fit * scale * 2 <= 1.0)
-		scale *= 2;
-	return scale;
+	return fundus_image_fit_scale(width, height,
+				      (int)ceil((width > height ? width : height) * fit));
 }
 
 void fundus_detect_defaults(struct fundus_detect_params *p)
@@ -243,7 +231,7 @@ int fundus__detect_forward(struct fundus_detect_ctx *c, const struct fundus_imag
 	const struct fundus_net *net = c->det->net;
 	struct fundus_net_input in;
 	struct fundus_image *rgb = NULL, *box = NULL;
-	double t0 = now();
+	double t0 = fundus_now();
 	int rc;
 
 	fundus_net_get_input(net, &in);
@@ -262,7 +250,7 @@ int fundus__detect_forward(struct fundus_detect_ctx *c, const struct fundus_imag
 	if (rc < 0)
 		return rc;
 	if (t_prep)
-		*t_prep = now() - t0;
+		*t_prep = fundus_now() - t0;
 	return fundus_nn_forward(c->nn, c->input);
 }
 
@@ -284,11 +272,11 @@ int fundus_detect_run(struct fundus_detect_ctx *c, const struct fundus_image *im
 		orig_w = img->width;
 		orig_h = img->height;
 	}
-	t0 = now();
+	t0 = fundus_now();
 	rc = fundus__detect_forward(c, img, &lb, &prep);
 	if (rc < 0)
 		return rc;
-	t1 = now();
+	t1 = fundus_now();
 	m = fundus__detect_decode(c, p);
 	if (m < 0)
 		return m;
@@ -303,7 +291,7 @@ int fundus_detect_run(struct fundus_detect_ctx *c, const struct fundus_image *im
 		b->y0 = fmin(fmax((b->y0 - lb.dy) / lb.scale * ky, 0), orig_h);
 		b->y1 = fmin(fmax((b->y1 - lb.dy) / lb.scale * ky, 0), orig_h);
 	}
-	t2 = now();
+	t2 = fundus_now();
 	if (timing) {
 		timing->prepare = prep;
 		timing->infer = t1 - t0 - prep;

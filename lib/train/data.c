@@ -6,21 +6,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fundus/file.h"
 #include "fundus/pool.h"
 #include "fundus/rng.h"
 #include "fundus/sha256.h"
 #include "train/internal.h"
-
-double fundus__train_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void fundus_train_data_defaults(struct fundus_train_data_params *p)
 {
@@ -374,12 +365,7 @@ int fundus_train_data_split(const struct fundus_train_data *d, double fraction, 
 	fundus_rng_seed(&rng, seed);
 	for (size_t i = 0; i < d->n; i++)
 		order[i] = i;
-	for (size_t i = d->n; i > 1; i--) {
-		size_t k = (size_t)fundus_rng_below(&rng, i), tmp = order[i - 1];
-
-		order[i - 1] = order[k];
-		order[k] = tmp;
-	}
+	fundus_rng_shuffle(&rng, order, d->n);
 	/* Take images in shuffled order with their twins (same bytes) until nv are taken. */
 	for (size_t i = 0; i < d->n && picked < nv; i++) {
 		const struct fundus__titem *a = &d->items[order[i]];

@@ -43,7 +43,4 @@ void fundus__loss_yolo(const struct fundus__head *hd, const float *out, float *g
 		       float sx, float sy, const struct fundus_box *boxes, const int *labels,
 		       int n, float norm, double part[3]);
 
-/* Seconds on the monotonic clock. */
-double fundus__train_now(void);
-
 #endif

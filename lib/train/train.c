@@ -70,6 +70,7 @@ struct loader {
 	struct fundus_image *img;   /* augmented, input size */
 	float *scratch;
 	size_t *order;              /* sample index within an epoch -> item */
+	size_t *perm;               /* one shuffled pass over the items */
 	long order_epoch;
 };
 
@@ -85,24 +86,11 @@ static size_t sample_item(struct loader *L, long k)
 
 		for (long j = 0; j < L->epoch_size; j += (long)n) {
 			long m = L->epoch_size - j < (long)n ? L->epoch_size - j : (long)n;
-			size_t *o = L->order + j, *perm = fundus_malloc(n * sizeof *perm);
 
-			if (perm == NULL) {
-				for (long a = 0; a < m; a++)
-					o[a] = (size_t)a % n;
-				continue;
-			}
 			for (size_t a = 0; a < n; a++)
-				perm[a] = a;
-			for (size_t a = n; a > 1; a--) {
-				size_t q = (size_t)fundus_rng_below(&r, a), t = perm[a - 1];
-
-				perm[a - 1] = perm[q];
-				perm[q] = t;
-			}
-			for (long a = 0; a < m; a++)
-				o[a] = perm[a];
-			fundus_free(perm);
+				L->perm[a] = a;
+			fundus_rng_shuffle(&r, L->perm, n);
+			memcpy(L->order + j, L->perm, (size_t)m * sizeof *L->perm);
 		}
 		L->order_epoch = e;
 	}
@@ -257,6 +245,7 @@ static void loader_stop(struct loader *L)
 	fundus_image_free(L->img);
 	fundus_free(L->scratch);
 	fundus_free(L->order);
+	fundus_free(L->perm);
 	fundus_free(L->full);
 	fundus_free(L->fb);
 	fundus_free(L->fl);
@@ -286,11 +275,12 @@ static int loader_start(struct loader *L, long first, long last)
 	}
 	L->scratch = fundus_malloc(fundus_detect_normalise_scratch(L->w, L->h) * sizeof(float));
 	L->order = fundus_malloc((size_t)L->epoch_size * sizeof *L->order);
+	L->perm = fundus_malloc(L->d->n * sizeof *L->perm);
 	L->full = fundus_malloc(full * 3 * sizeof(float));
 	L->fb = fundus_malloc((size_t)L->maxobj * sizeof *L->fb);
 	L->fl = fundus_malloc((size_t)L->maxobj * sizeof *L->fl);
-	if (L->scratch == NULL || L->order == NULL || L->full == NULL || L->fb == NULL ||
-	    L->fl == NULL)
+	if (L->scratch == NULL || L->order == NULL || L->perm == NULL || L->full == NULL ||
+	    L->fb == NULL || L->fl == NULL)
 		return FUNDUS_ENOMEM;
 	L->order_epoch = -1;
 	rc = fundus_image_new(&L->img, L->w, L->h, FUNDUS_PIX_RGB8);
@@ -375,9 +365,11 @@ out:
 	return rc;
 }
 
-/* The network to train: from a model file (init) or a description, with the data's labels. */
-static int make_net(const struct fundus_train_params *p, const struct fundus_train_data *d,
-		    struct fundus_net **out)
+/*
+ * The network a run starts from, before labels: the --init model, or a
+ * new one from the built-in or file description at the asked input size.
+ */
+static int new_net(const struct fundus_train_params *p, struct fundus_net **out)
 {
 	struct fundus_net *net = NULL;
 	struct fundus_net_params np;
@@ -388,27 +380,8 @@ static int make_net(const struct fundus_train_params *p, const struct fundus_tra
 	int rc;
 
 	*out = NULL;
-	if (p->init) {
-		rc = fundus_net_load(&net, p->init);
-		if (rc < 0)
-			return rc;
-		if (fundus_net_label_count(net) != d->nlabels) {
-			fundus_net_free(net);
-			return fundus_error_set(FUNDUS_EINVAL,
-						"the model has %d labels, the data %d",
-						fundus_net_label_count(net), d->nlabels);
-		}
-		for (int i = 0; i < d->nlabels; i++)
-			if (strcmp(fundus_net_label(net, i), d->labels[i]) != 0) {
-				rc = fundus_error_set(FUNDUS_EINVAL,
-						      "the model's label %d is '%s', the data's '%s'",
-						      i, fundus_net_label(net, i), d->labels[i]);
-				fundus_net_free(net);
-				return rc;
-			}
-		*out = net;
-		return 0;
-	}
+	if (p->init)
+		return fundus_net_load(out, p->init);
 	if (desc == NULL) {
 		rc = fundus_file_read(p->arch, (size_t)1 << 24, &text, &len);
 		if (rc < 0)
@@ -421,15 +394,61 @@ static int make_net(const struct fundus_train_params *p, const struct fundus_tra
 	np.seed = p->seed;
 	rc = fundus_net_new(&net, desc, len, &np);
 	fundus_free(text);
-	if (rc < 0)
-		return rc;
-	rc = fundus_net_set_labels(net, (const char *const *)d->labels, d->nlabels);
 	if (rc >= 0 && (p->width > 0 || p->height > 0)) {
 		fundus_net_get_input(net, &in);
 		in.width = p->width > 0 ? p->width : in.width;
 		in.height = p->height > 0 ? p->height : in.height;
 		rc = fundus_net_set_input(net, &in);
 	}
+	if (rc < 0) {
+		fundus_net_free(net);
+		return rc;
+	}
+	*out = net;
+	return 0;
+}
+
+int fundus_train_input(const struct fundus_train_params *p, struct fundus_net_input *in)
+{
+	struct fundus_net *net;
+	int rc = new_net(p, &net);
+
+	if (rc < 0)
+		return rc;
+	fundus_net_get_input(net, in);
+	fundus_net_free(net);
+	return 0;
+}
+
+/* The network to train, with the data's labels (which an --init model must have). */
+static int make_net(const struct fundus_train_params *p, const struct fundus_train_data *d,
+		    struct fundus_net **out)
+{
+	struct fundus_net *net;
+	int rc = new_net(p, &net);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	if (p->init) {
+		if (fundus_net_label_count(net) != d->nlabels) {
+			rc = fundus_error_set(FUNDUS_EINVAL, "the model has %d labels, the data %d",
+					      fundus_net_label_count(net), d->nlabels);
+			fundus_net_free(net);
+			return rc;
+		}
+		for (int i = 0; i < d->nlabels; i++)
+			if (strcmp(fundus_net_label(net, i), d->labels[i]) != 0) {
+				rc = fundus_error_set(FUNDUS_EINVAL,
+						      "the model's label %d is '%s', the data's '%s'",
+						      i, fundus_net_label(net, i), d->labels[i]);
+				fundus_net_free(net);
+				return rc;
+			}
+		*out = net;
+		return 0;
+	}
+	rc = fundus_net_set_labels(net, (const char *const *)d->labels, d->nlabels);
 	if (rc < 0) {
 		fundus_net_free(net);
 		return rc;
@@ -683,11 +702,13 @@ int fundus_train_run(const struct fundus_train_params *p, const struct fundus_tr
 			return fundus_error_set(FUNDUS_EINVAL, "resuming needs a checkpoint file");
 		memset(&cs, 0, sizeof cs);
 		rc = load_checkpoint(p->checkpoint, &cs, &net, &ckfile, &ckopt, &ckoptlen, &best);
-		if (rc >= 0 && (cs.seed != st.seed || cs.batch != st.batch ||
-				cs.epoch_size != st.epoch_size || cs.ntrain != st.ntrain))
+		if (rc < 0)
+			rc = fundus_error_set(rc, "checkpoint: %s", fundus_errmsg());
+		else if (cs.seed != st.seed || cs.batch != st.batch ||
+			 cs.epoch_size != st.epoch_size || cs.ntrain != st.ntrain)
 			rc = fundus_error_set(FUNDUS_EINVAL,
-					      "the checkpoint is of another run (seed %llu, batch "
-					      "%d, %ld images per epoch, %zu training images)",
+					      "checkpoint: of another run (seed %llu, batch %d, %ld "
+					      "images per epoch, %zu training images)",
 					      (unsigned long long)cs.seed, cs.batch, cs.epoch_size,
 					      cs.ntrain);
 		if (rc < 0)
@@ -756,10 +777,10 @@ int fundus_train_run(const struct fundus_train_params *p, const struct fundus_tr
 	rc = loader_start(&L, (long)st.epoch * steps_per_epoch, total_steps);
 	if (rc < 0)
 		goto out;
-	t_start = fundus__train_now() - st.seconds;
+	t_start = fundus_now() - st.seconds;
 	while (st.epoch < (st.planned ? st.planned : p->epochs)) {
 		struct fundus_train_epoch ep;
-		double t0 = fundus__train_now(), loss = 0, part[3] = {0, 0, 0};
+		double t0 = fundus_now(), loss = 0, part[3] = {0, 0, 0};
 		long s0 = (long)st.epoch * steps_per_epoch;
 
 		for (long s = s0; s < s0 + steps_per_epoch; s++) {
@@ -798,7 +819,7 @@ int fundus_train_run(const struct fundus_train_params *p, const struct fundus_tr
 		 * mid-schedule would stop at its highest rate.
 		 */
 		if (p->time_limit > 0) {
-			double spent = fundus__train_now() - t_start, per = spent / st.epoch;
+			double spent = fundus_now() - t_start, per = spent / st.epoch;
 			double left = p->time_limit - spent;
 			long fit = st.epoch + (long)floor((left > 0 ? left : 0) / (per > 1e-3 ? per : 1e-3));
 
@@ -815,7 +836,7 @@ int fundus_train_run(const struct fundus_train_params *p, const struct fundus_tr
 		ep.loss = loss / steps_per_epoch;
 		for (int k = 0; k < 3; k++)
 			ep.loss_part[k] = part[k] / steps_per_epoch;
-		ep.images_per_second = (double)st.epoch_size / (fundus__train_now() - t0);
+		ep.images_per_second = (double)st.epoch_size / (fundus_now() - t0);
 		/* The model of this epoch: the moving average when it is on. */
 		if (p->ema > 0)
 			rc = fundus_nn_optim_ema_copy(opt, ema);
@@ -846,19 +867,21 @@ int fundus_train_run(const struct fundus_train_params *p, const struct fundus_tr
 			fundus_net_free(best);
 			best = NULL;
 			rc = fundus_net_dup(ema, &best);
-			if (rc >= 0 && p->output)
-				rc = fundus_net_save(best, p->output);
+			if (rc >= 0 && p->output && (rc = fundus_net_save(best, p->output)) < 0)
+				rc = fundus_error_set(rc, "model: %s", fundus_errmsg());
 			if (rc < 0)
 				goto out;
 		} else {
 			st.since_best++;
 		}
-		ep.seconds = fundus__train_now() - t_start;
+		ep.seconds = fundus_now() - t_start;
 		st.seconds = ep.seconds;
 		if (p->checkpoint) {
 			rc = save_checkpoint(p->checkpoint, &st, net, opt, best);
-			if (rc < 0)
+			if (rc < 0) {
+				rc = fundus_error_set(rc, "checkpoint: %s", fundus_errmsg());
 				goto out;
+			}
 		}
 		if (p->on_epoch) {
 			rc = p->on_epoch(p->ud, &ep);
@@ -890,7 +913,7 @@ int fundus_train_run(const struct fundus_train_params *p, const struct fundus_tr
 	best = NULL;
 	res->best_epoch = st.best_epoch;
 	res->epochs = st.epoch;
-	res->seconds = fundus__train_now() - t_start;
+	res->seconds = fundus_now() - t_start;
 	res->stopped = stopped;
 	rc = 0;
 out:

@@ -38,7 +38,14 @@ checks=$((checks + 1))
 [ "$(jq -s 'map(.epoch) == [1, 2, 3]' m.fdm.log.jsonl)" = true ] || fail "resumed log: $(cat m.fdm.log.jsonl)"
 run fundus-train $small --epochs 4 --seed 5 --resume -o m.fdm all.jsonl
 expect_status 1 "--resume with another seed"
-expect_match "$T/err" "fundus-train: cannot train on 'all.jsonl': the checkpoint is of another run" "names the mismatch"
+expect_match "$T/err" "^fundus-train: checkpoint 'm\.fdm\.ckpt': of another run \(seed 1," "names the checkpoint and the mismatch"
+run fundus-train $small --epochs 4 --resume -o fresh.fdm all.jsonl
+expect_status 1 "--resume without a checkpoint"
+expect_match "$T/err" "^fundus-train: checkpoint 'fresh\.fdm\.ckpt': cannot open" "names the missing checkpoint"
+printf 'FDTRAIN1 but nothing else' >cut.ckpt
+run fundus-train $small --epochs 4 --resume --checkpoint cut.ckpt -o m.fdm all.jsonl
+expect_status 1 "--resume from a damaged checkpoint"
+expect_match "$T/err" "^fundus-train: checkpoint 'cut\.ckpt': checkpoint truncated" "says what is wrong with it"
 
 # --init: the old model scored before, the new one after.
 run fundus-train $small --epochs 1 --init m.fdm -o m2.fdm all.jsonl
@@ -59,6 +66,10 @@ echo '{"image":"photos/bad.jpg","objects":[{"label":"optic_disc","bbox":[1,1,9,9
 run fundus-train $small --epochs 1 -o m3.fdm broken.jsonl
 expect_status 0 "training past an unreadable photograph"
 expect_match "$T/err" "warning: skipping 'photos/bad.jpg'" "the photograph named"
+echo '{"image":"photos/bad.jpg","objects":[]}' >allbad.jsonl
+run fundus-train $small --epochs 1 -o m6.fdm allbad.jsonl
+expect_status 1 "no readable photograph"
+expect_match "$T/err" "^fundus-train: 'allbad\.jsonl': no photograph could be read" "says so, naming the file"
 run fundus-train $small --epochs 1 -o m4.fdm nothing.jsonl
 expect_status 1 "missing annotations"
 expect_match "$T/err" "fundus-train: cannot read 'nothing.jsonl'" "the file named"
@@ -79,5 +90,8 @@ run fundus-train --val-split 2 -o x.fdm all.jsonl
 expect_status 2 "--val-split out of range"
 run fundus-train --arch no-such-net --epochs 1 -o x.fdm all.jsonl
 expect_status 1 "an unknown architecture"
-expect_match "$T/err" "no-such-net" "names it"
+expect_match "$T/err" "^fundus-train: --arch 'no-such-net': .*\(built in: disc-centre, disc-yolo, yolov3-tiny\)$" "names it and the built-in ones"
+run fundus-train --init missing.fdm --epochs 1 -o x.fdm all.jsonl
+expect_status 1 "a missing --init model"
+expect_match "$T/err" "^fundus-train: cannot read 'missing\.fdm'" "names it"
 finish

@@ -67,6 +67,36 @@ TEST(alloc_fail_after)
 	CHECK(fundus_calloc(SIZE_MAX / 2, 4) == NULL);
 }
 
+TEST(rng_shuffle)
+{
+	struct fundus_rng a, b;
+	size_t v[50], w[50], seen[50] = {0};
+	int moved = 0;
+
+	for (size_t i = 0; i < 50; i++)
+		v[i] = w[i] = i;
+	fundus_rng_seed(&a, 9);
+	fundus_rng_seed(&b, 9);
+	fundus_rng_shuffle(&a, v, 50);
+	/* the documented order of draws */
+	for (size_t i = 50; i > 1; i--) {
+		size_t j = (size_t)fundus_rng_below(&b, i), t = w[i - 1];
+
+		w[i - 1] = w[j];
+		w[j] = t;
+	}
+	for (size_t i = 0; i < 50; i++) {
+		CHECK_INT_EQ((long)v[i], (long)w[i]);
+		seen[v[i]]++;
+		moved += v[i] != i;
+	}
+	for (size_t i = 0; i < 50; i++)
+		CHECK_INT_EQ((long)seen[i], 1);
+	CHECK_INT_GT(moved, 25);
+	fundus_rng_shuffle(&a, v, 0);
+	fundus_rng_shuffle(&a, v, 1);
+}
+
 TEST(rng_repeatable_and_uniform)
 {
 	struct fundus_rng a, b, c;
@@ -307,6 +337,7 @@ int main(int argc, char **argv)
 	RUN(size_arithmetic_overflows);
 	RUN(alloc_fail_after);
 	RUN(rng_repeatable_and_uniform);
+	RUN(rng_shuffle);
 	RUN(pool_covers_every_index_once);
 	RUN(pool_splits_huge_loops);
 	RUN(cpu_count_follows_affinity);

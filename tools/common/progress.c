@@ -1,6 +1,5 @@
 /* One progress line on stderr, only for a person watching a terminal. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -8,17 +7,9 @@
 static int drawn;
 static double last;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int draw(void *ud, const char *what, int64_t done, int64_t total)
 {
-	double t = now();
+	double t = fundus_now();
 
 	(void)ud;
 	if (drawn && t - last < 0.1 && done != total)

@@ -289,31 +289,22 @@ static struct fundus_train_data *decode(const struct fundus_convert_set *set, in
 	return d;
 }
 
-/* The long side of the network input: of --init's model, or of the architecture. */
-static int input_side(const struct fundus_train_params *tp)
+/*
+ * Reports a failed run, naming the file it failed on: the checkpoint or
+ * the model (the library's "checkpoint: ", "model: " messages), else the
+ * annotations.
+ */
+static void train_error(const struct fundus_train_params *tp, const char *annotations)
 {
-	struct fundus_net *net = NULL;
-	struct fundus_net_input in;
-	const char *text_desc = fundus_net_builtin(tp->arch);
-	uint8_t *text = NULL;
-	size_t len = 0;
-	int side = 256;
+	const char *msg = fundus_errmsg();
 
-	if (tp->init) {
-		if (fundus_net_load(&net, tp->init) < 0)
-			return side;
-	} else {
-		if (text_desc == NULL && fundus_file_read(tp->arch, (size_t)1 << 24, &text, &len) >= 0)
-			text_desc = (const char *)text;
-		if (text_desc == NULL || fundus_net_new(&net, text_desc, text ? len : strlen(text_desc), NULL) < 0) {
-			fundus_free(text);
-			return side;
-		}
-	}
-	fundus_free(text);
-	fundus_net_get_input(net, &in);
-	fundus_net_free(net);
-	return in.width > in.height ? in.width : in.height;
+	tool_progress_end();
+	if (strncmp(msg, "checkpoint: ", 12) == 0)
+		tool_error("checkpoint '%s': %s", tp->checkpoint, msg + 12);
+	else if (strncmp(msg, "model: ", 7) == 0)
+		tool_error("cannot write '%s': %s", tp->output, msg + 7);
+	else
+		tool_lib_error("cannot train on", annotations);
 }
 
 /* Prints one line of scores. */
@@ -345,6 +336,7 @@ int main(int argc, char **argv)
 {
 	struct fundus_train_params tp;
 	struct fundus_train_result res;
+	struct fundus_net_input in;
 	struct fundus_convert_options co;
 	struct fundus_convert_set *set = NULL, *vset = NULL;
 	struct fundus_train_data *all = NULL, *train = NULL, *val = NULL;
@@ -433,15 +425,18 @@ int main(int argc, char **argv)
 		tool_warn("OpenBLAS uses its generic kernels on this processor (3-5x slower); "
 			  "set OPENBLAS_CORETYPE (for example Haswell or SkylakeX)");
 
-	if (!tp.init && !tp.resume && fundus_net_builtin(tp.arch) == NULL &&
-	    access(tp.arch, R_OK) != 0) {
+	/* The network's input: this checks --arch or --init before any decoding. */
+	if (fundus_train_input(&tp, &in) < 0) {
 		char names[256] = "";
 
+		if (tp.init) {
+			tool_lib_error("cannot read", tp.init);
+			goto out;
+		}
 		for (int i = 0; fundus_net_builtin_name(i); i++)
 			snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
 				 i ? ", " : "", fundus_net_builtin_name(i));
-		tool_error("--arch: '%s' is neither a built-in network (%s) nor a readable file",
-			   tp.arch, names);
+		tool_error("--arch '%s': %s (built in: %s)", tp.arch, fundus_errmsg(), names);
 		goto out;
 	}
 	if (fundus_convert_set_new(&set) < 0 || fundus_convert_set_new(&vset) < 0)
@@ -451,13 +446,7 @@ int main(int argc, char **argv)
 	if (val_path && read_all((char **)&val_path, 1, given, &co, vset) < 0)
 		goto out;
 	/* Held a little larger than the input, for zooming in (the augmentation's 1.4). */
-	{
-		int side = tp.width > tp.height ? tp.width : tp.height;
-
-		if (side == 0)
-			side = input_side(&tp);
-		max_side = (int)ceil(side * 1.5);
-	}
+	max_side = (int)ceil((in.width > in.height ? in.width : in.height) * 1.5);
 	all = decode(set, threads, max_side, NULL, 0, argv[optind]);
 	if (all == NULL)
 		goto out;
@@ -522,8 +511,7 @@ int main(int argc, char **argv)
 				tool_die("out of memory");
 			tp.resume = 0;
 			if (fundus_train_run(&tp, sub, val, &res) < 0) {
-				tool_progress_end();
-				tool_lib_error("cannot train", argv[optind]);
+				train_error(&tp, argv[optind]);
 				fundus_train_data_free(sub);
 				goto out;
 			}
@@ -546,8 +534,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (fundus_train_run(&tp, train, val, &res) < 0) {
-		tool_progress_end();
-		tool_lib_error("cannot train on", argv[optind]);
+		train_error(&tp, argv[optind]);
 		goto out;
 	}
 	if (!tool_quiet && isatty(STDERR_FILENO))

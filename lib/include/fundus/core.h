@@ -99,6 +99,9 @@ int fundus_error_errno(int code, int errnum, const char *fmt, ...) FUNDUS_PRINTF
 /* Returns the library version as "MAJOR.MINOR.PATCH". */
 const char *fundus_version(void);
 
+/* Seconds on the monotonic clock, from an arbitrary start: for timing. */
+double fundus_now(void);
+
 /*
  * Allocation. All memory that libfundus allocates goes through these
  * functions, so that an application can supply its own allocator and tests

@@ -12,6 +12,7 @@
 #ifndef FUNDUS_RNG_H
 #define FUNDUS_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -39,6 +40,12 @@ double fundus_rng_range(struct fundus_rng *rng, double lo, double hi);
 
 /* Returns an integer uniform in [0, n), without modulo bias; 0 when n is 0. */
 uint64_t fundus_rng_below(struct fundus_rng *rng, uint64_t n);
+
+/*
+ * Shuffles v[0..n) in place (Fisher-Yates, from the end: v[i - 1]
+ * swapped with v[fundus_rng_below(i)] for i = n down to 2).
+ */
+void fundus_rng_shuffle(struct fundus_rng *rng, size_t *v, size_t n);
 
 /* Returns a standard normal deviate (mean 0, deviation 1). */
 double fundus_rng_normal(struct fundus_rng *rng);

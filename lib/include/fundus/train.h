@@ -122,6 +122,13 @@ struct fundus_train_params {
 };
 void fundus_train_defaults(struct fundus_train_params *p);
 
+/*
+ * The input the run of p trains at: that of the --init model, or of the
+ * architecture at p's width and height. Fails as the run would on a
+ * missing or bad model or description (FUNDUS_ENOENT, FUNDUS_EFORMAT ...).
+ */
+int fundus_train_input(const struct fundus_train_params *p, struct fundus_net_input *in);
+
 /* What a finished run gives. */
 struct fundus_train_result {
 	struct fundus_net *best;  /* the best model (by validation mAP, or the last without
@@ -135,7 +142,9 @@ struct fundus_train_result {
 /*
  * Trains a detector. val may be NULL (no validation: the last epoch's
  * model is the best). Errors: FUNDUS_EINVAL (bad parameters, a checkpoint
- * of another run), those of loading, decoding and saving.
+ * of another run), those of loading, decoding and saving. Errors of the
+ * checkpoint file begin "checkpoint: ", of the output file "model: ", so
+ * that a caller can name the file.
  */
 int fundus_train_run(const struct fundus_train_params *p, const struct fundus_train_data *train,
 		     const struct fundus_train_data *val, struct fundus_train_result *res);
