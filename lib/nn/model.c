@@ -63,11 +63,21 @@ static void put_bytes(struct out *o, const void *data, size_t n)
 	}
 }
 
+/* Writes v as 4 little-endian bytes at q. */
+static void le32(uint8_t *q, uint32_t v)
+{
+	q[0] = (uint8_t)v;
+	q[1] = (uint8_t)(v >> 8);
+	q[2] = (uint8_t)(v >> 16);
+	q[3] = (uint8_t)(v >> 24);
+}
+
 /* Appends a little-endian u32. */
 static void put_u32(struct out *o, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	uint8_t b[4];
 
+	le32(b, v);
 	put_bytes(o, b, 4);
 }
 
@@ -175,15 +185,12 @@ int fundus_net_save_buffer(const struct fundus_net *net, uint8_t **data, size_t 
 		if (reserve(&o, t->count * 4) == 0) {
 			uint8_t *q = o.p + o.len;
 
-			/* Byte by byte, little-endian whatever the machine. */
+			/* In place, not put_f32() per value; little-endian on any machine. */
 			for (size_t k = 0; k < t->count; k++, q += 4) {
 				uint32_t v;
 
 				memcpy(&v, &t->data[k], 4);
-				q[0] = (uint8_t)v;
-				q[1] = (uint8_t)(v >> 8);
-				q[2] = (uint8_t)(v >> 16);
-				q[3] = (uint8_t)(v >> 24);
+				le32(q, v);
 			}
 			o.len += t->count * 4;
 		}
