@@ -225,8 +225,9 @@ void fundus_detect_ctx_free(struct fundus_detect_ctx *c)
 	fundus_free(c);
 }
 
-int fundus__detect_forward(struct fundus_detect_ctx *c, const struct fundus_image *img,
-			   struct fundus_letterbox *lb, double *t_prep)
+/* Letterboxes, normalises and runs the network on one image. */
+static int forward(struct fundus_detect_ctx *c, const struct fundus_image *img,
+		   struct fundus_letterbox *lb, double *t_prep)
 {
 	const struct fundus_net *net = c->det->net;
 	struct fundus_net_input in;
@@ -273,7 +274,7 @@ int fundus_detect_run(struct fundus_detect_ctx *c, const struct fundus_image *im
 		orig_h = img->height;
 	}
 	t0 = fundus_now();
-	rc = fundus__detect_forward(c, img, &lb, &prep);
+	rc = forward(c, img, &lb, &prep);
 	if (rc < 0)
 		return rc;
 	t1 = fundus_now();

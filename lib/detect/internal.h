@@ -48,8 +48,4 @@ int fundus__head_parse(const struct fundus_net *net, struct fundus__head *h);
  */
 int fundus__detect_decode(struct fundus_detect_ctx *c, const struct fundus_detect_params *p);
 
-/* Letterboxes, normalises and runs the network on one image (fundus_detect_run() without decoding). */
-int fundus__detect_forward(struct fundus_detect_ctx *c, const struct fundus_image *img,
-			   struct fundus_letterbox *lb, double *t_prep);
-
 #endif
