@@ -357,7 +357,7 @@ static int read_categories(const cJSON *cats, struct fundus_convert_labels *m,
 					       cJSON_IsString(sup) ? sup->valuestring : NULL);
 		if (rc == FUNDUS_EINVAL)
 			return fundus_error_set(FUNDUS_EFORMAT, "categories[%zu]: %s", i,
-						fundus__cv_errcopy());
+						fundus_errmsg());
 		if (rc < 0)
 			return rc;
 		for (const cJSON *k = c->child; k; k = k->next)

@@ -471,7 +471,7 @@ static int read_row(const char *text, size_t len, const struct row *row, const s
 		if (r->width <= 0 || r->height <= 0) {
 			if ((rc = fundus__cv_image_size(o, r->image, &w, &h)) < 0)
 				return fundus__cv_error_at(text, len, row->line_at, rc, "%s",
-							   fundus__cv_errcopy());
+							   fundus_errmsg());
 			r->width = w;
 			r->height = h;
 		}
@@ -636,7 +636,7 @@ static int columns(const char *list, struct row *r)
 	int rc = next_row(list, strlen(list), &pos, r);
 
 	if (rc < 0)
-		return fundus_error_set(FUNDUS_EINVAL, "CSV columns: %s", fundus__cv_errcopy());
+		return fundus_error_set(FUNDUS_EINVAL, "CSV columns: %s", fundus_errmsg());
 	return 0;
 }
 
@@ -809,7 +809,7 @@ int fundus_convert_format_csv(const struct fundus_convert_set *set,
 				if ((rc = cell(&l, c, roles[c], r, ob, o, buf, sizeof buf, &v)) <
 				    0) {
 					rc = fundus_error_set(rc, "record %zu: %s", i + 1,
-							      fundus__cv_errcopy());
+							      fundus_errmsg());
 					break;
 				}
 				if (c && (rc = fundus__cv_put(&b, ",")) < 0)

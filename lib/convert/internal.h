@@ -166,13 +166,6 @@ int fundus__cv_error_at(const char *text, size_t len, size_t offset, int code, c
 int fundus__cv_json_parse(const char *text, size_t len, cJSON **out);
 
 /*
- * A copy of this thread's error message, for a new message that quotes the
- * old one: fundus_error_set(rc, "'%s': %s", name, fundus__cv_errcopy()).
- * (Quoting fundus_errmsg() itself would format the buffer into itself.)
- */
-const char *fundus__cv_errcopy(void);
-
-/*
  * Checks that text is UTF-8 without NUL bytes, as text formats must be
  * (records need UTF-8 strings). Returns 0, or FUNDUS_EFORMAT with "line L,
  * column C: ..." at the first bad byte.

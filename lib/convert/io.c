@@ -97,7 +97,7 @@ static int format_records(const struct fundus_convert_set *set, char **out, size
 		size_t n;
 
 		if ((rc = fundus_record_format(set->rec[i], &line, &n)) < 0) {
-			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus__cv_errcopy());
+			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus_errmsg());
 			break;
 		}
 		rc = fundus__jbuf_put(&b, line, n);

@@ -366,7 +366,7 @@ int fundus__cv_read_masks(const char *path, const struct fundus_convert_options 
 		rc = read_mask(names[i], o, set);
 		if (rc < 0 && rc != FUNDUS_ENOMEM)
 			rc = fundus_error_set(rc, "'%s': %s", fundus__cv_basename(names[i]),
-					      fundus__cv_errcopy());
+					      fundus_errmsg());
 	}
 	for (size_t i = 0; i < n; i++)
 		fundus_free(names[i]);

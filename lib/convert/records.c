@@ -26,7 +26,7 @@ int fundus_convert_parse_records(const char *text, size_t len, struct fundus_con
 			continue;
 		rc = fundus_record_parse(l, n, NULL, &r);
 		if (rc < 0)
-			return fundus_error_set(rc, "line %zu: %s", line, fundus__cv_errcopy());
+			return fundus_error_set(rc, "line %zu: %s", line, fundus_errmsg());
 		if ((rc = fundus_convert_set_add(set, r)) < 0)
 			return rc;
 	}

@@ -362,7 +362,7 @@ static int labels_from_json(cJSON *root, struct fundus_convert_labels *m)
 		    0)
 			return rc == FUNDUS_EINVAL
 				   ? fundus_error_set(FUNDUS_EFORMAT, "categories[%zu]: %s", i,
-						      fundus__cv_errcopy())
+						      fundus_errmsg())
 				   : rc;
 	}
 	return 0;
@@ -419,7 +419,7 @@ static int add_text_label(struct fundus_convert_labels *m, const char *name, siz
 	rc = fundus_convert_labels_add(m, s, id, NULL);
 	fundus_free(s);
 	if (rc == FUNDUS_EINVAL)
-		return fundus_error_set(FUNDUS_EFORMAT, "line %zu: %s", line, fundus__cv_errcopy());
+		return fundus_error_set(FUNDUS_EFORMAT, "line %zu: %s", line, fundus_errmsg());
 	return rc;
 }
 
@@ -1142,7 +1142,7 @@ int fundus__cv_image_size(const struct fundus_convert_options *o, const char *pa
 	if (rc < 0)
 		return fundus_error_set(rc,
 					"image '%s': size unknown and cannot read the image: %s",
-					path, fundus__cv_errcopy());
+					path, fundus_errmsg());
 	*w = fundus_image_source_info(src)->width;
 	*h = fundus_image_source_info(src)->height;
 	fundus_image_close(src);
@@ -1274,14 +1274,6 @@ int fundus__cv_check_text(const char *text, size_t len)
 		i += k;
 	}
 	return 0;
-}
-
-const char *fundus__cv_errcopy(void)
-{
-	static _Thread_local char copy[512];
-
-	snprintf(copy, sizeof copy, "%s", fundus_errmsg());
-	return copy;
 }
 
 int fundus__cv_put(struct fundus__jbuf *b, const char *s)

@@ -685,7 +685,7 @@ int fundus__cv_read_voc(const char *path, const struct fundus_convert_options *o
 			fundus_free(text);
 		}
 		if (rc < 0 && rc != FUNDUS_ENOMEM)
-			rc = fundus_error_set(rc, "'%s': %s", names[i], fundus__cv_errcopy());
+			rc = fundus_error_set(rc, "'%s': %s", names[i], fundus_errmsg());
 		fundus_free(p);
 	}
 out:
@@ -1114,13 +1114,13 @@ int fundus__cv_write_voc(const char *dir, const struct fundus_convert_set *set,
 		size_t len;
 
 		if ((rc = fundus_convert_format_voc(set->rec[i], o, &text, &len, rep)) < 0) {
-			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus__cv_errcopy());
+			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus_errmsg());
 			break;
 		}
 		path = fundus__cv_join(dir, fn[i]);
 		rc = path ? fundus__cv_write_file(path, text, len) : FUNDUS_ENOMEM;
 		if (rc < 0 && path)
-			rc = fundus_error_set(rc, "'%s': %s", path, fundus__cv_errcopy());
+			rc = fundus_error_set(rc, "'%s': %s", path, fundus_errmsg());
 		fundus_free(path);
 		fundus_free(text);
 	}

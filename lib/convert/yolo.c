@@ -460,7 +460,7 @@ int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 		size_t len;
 
 		if ((w <= 0 || h <= 0) && (rc = fundus__cv_image_size(o, r->image, &w, &h)) < 0) {
-			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus__cv_errcopy());
+			rc = fundus_error_set(rc, "record %zu: %s", i + 1, fundus_errmsg());
 			break;
 		}
 		if ((rc = format_lines(r, w, h, classes, &text, &len, rep)) < 0)
@@ -468,7 +468,7 @@ int fundus__cv_write_yolo(const char *dir, const struct fundus_convert_set *set,
 		p = fundus__cv_join(labels_dir, fn[i]);
 		rc = p ? fundus__cv_write_file(p, text, len) : FUNDUS_ENOMEM;
 		if (rc < 0 && p)
-			rc = fundus_error_set(rc, "'%s': %s", p, fundus__cv_errcopy());
+			rc = fundus_error_set(rc, "'%s': %s", p, fundus_errmsg());
 		fundus_free(p);
 		fundus_free(text);
 		if (rc < 0)
@@ -727,7 +727,7 @@ static int folder_classes(const char *dir, const struct fundus_convert_options *
 			rc = fundus_convert_labels_load(p, 0, out);
 			if (rc < 0)
 				rc = fundus_error_set(rc, "'%s': %s", files[k],
-						      fundus__cv_errcopy());
+						      fundus_errmsg());
 			fundus_free(p);
 			if (rc == 0 && (*out)->n) {
 				struct fundus_convert_labels *pos;
@@ -892,12 +892,12 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 			rc = read_one(txts.v[at], image, o, classes, set);
 			if (rc < 0 && rc != FUNDUS_ENOMEM)
 				rc = fundus_error_set(rc, "'%s': %s", txts.v[at],
-						      fundus__cv_errcopy());
+						      fundus_errmsg());
 		} else {
 			rc = read_one(NULL, image, o, classes, set);
 			if (rc < 0 && rc != FUNDUS_ENOMEM)
 				rc = fundus_error_set(rc, "'%s': %s", listed.v[i],
-						      fundus__cv_errcopy());
+						      fundus_errmsg());
 		}
 	}
 	for (size_t i = 0; i < txts.n && rc == 0; i++) {
@@ -928,7 +928,7 @@ int fundus__cv_read_yolo(const char *path, const struct fundus_convert_options *
 		}
 		rc = read_one(txts.v[i], image, o, classes, set);
 		if (rc < 0 && rc != FUNDUS_ENOMEM && folder)
-			rc = fundus_error_set(rc, "'%s': %s", txts.v[i], fundus__cv_errcopy());
+			rc = fundus_error_set(rc, "'%s': %s", txts.v[i], fundus_errmsg());
 	}
 	if (rc < 0)
 		goto out;
