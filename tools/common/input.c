@@ -8,16 +8,12 @@
 #include "fundus/record.h"
 #include "tool.h"
 
-/*
- * Reads a record stream into set, reporting each bad line ("'a.jsonl':
- * line 7: ..."); returns 0, or -1 when the file could not be read or had
- * a bad line.
- */
-static int read_records(const char *path, struct fundus_convert_set *set)
+long tool_each_record(const char *path, int (*fn)(struct fundus_record *r, void *ctx), void *ctx)
 {
 	struct fundus_record_reader *rd;
 	struct fundus_record *r;
-	int bad = 0, rc;
+	long bad = 0;
+	int rc;
 
 	if (fundus_record_reader_open(&rd, path, NULL) < 0) {
 		tool_lib_error("cannot read", path);
@@ -27,24 +23,30 @@ static int read_records(const char *path, struct fundus_convert_set *set)
 		rc = fundus_record_next(rd, &r);
 		if (rc == FUNDUS_EIO || rc == FUNDUS_ENOMEM) {
 			tool_lib_error("cannot read", path);
-			bad = 1;
+			bad = -1;
 			break;
 		}
 		if (rc < 0) {
 			tool_error("'%s': %s", path, fundus_errmsg());
-			bad = 1;
+			bad++;
 			continue;
 		}
 		if (r == NULL)
 			break;
-		if (fundus_convert_set_add(set, r) < 0) {
-			tool_error("'%s': out of memory", path);
-			bad = 1;
+		if ((rc = fn(r, ctx)) < 0) {
+			tool_error("'%s': %s", path, fundus_strerror(rc));
+			bad = -1;
 			break;
 		}
 	}
 	fundus_record_reader_close(rd);
-	return bad ? -1 : 0;
+	return bad;
+}
+
+/* Adds a record to the set ctx: 0 or FUNDUS_ENOMEM. */
+static int add_record(struct fundus_record *r, void *ctx)
+{
+	return fundus_convert_set_add(ctx, r);
 }
 
 /* The format of an input: as given, else recognised; standard input is records. */
@@ -77,7 +79,7 @@ int tool_read_input(const char *path, enum fundus_convert_format f,
 	int rc;
 
 	if (f == FUNDUS_CONVERT_RECORDS)
-		return read_records(path, set);
+		return tool_each_record(path, add_record, set) == 0 ? 0 : -1;
 	rc = fundus_convert_read(path, o, set, NULL, labels_out);
 	if (rc == FUNDUS_ENOENT || rc == FUNDUS_EIO)
 		tool_lib_error("cannot read", path);

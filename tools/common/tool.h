@@ -116,6 +116,15 @@ void tool_progress_end(void);
  * line, every bad line reported; other formats through
  * fundus_convert_read() with o). Both return 0, or -1 after a message.
  */
+/*
+ * Reads the record stream path ("-": standard input) line by line, giving
+ * each good record to fn, which then owns it, and reporting each bad line
+ * ("'a.jsonl': line 7: ..."). fn returns 0 or a negative FUNDUS_E... code,
+ * which stops the reading. Returns the number of bad lines, or -1 after a
+ * message when the file could not be read or fn failed.
+ */
+long tool_each_record(const char *path, int (*fn)(struct fundus_record *r, void *ctx),
+		      void *ctx);
 int tool_input_format(const char *path, enum fundus_convert_format given,
 		      enum fundus_convert_format *out);
 int tool_read_input(const char *path, enum fundus_convert_format f,

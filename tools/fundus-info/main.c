@@ -116,6 +116,23 @@ nomem:
 	return -1;
 }
 
+/* What check_records counts. */
+struct counts {
+	long records, objects, empty;
+};
+
+/* Counts one record (ctx: struct counts) and frees it. */
+static int count_record(struct fundus_record *r, void *ctx)
+{
+	struct counts *n = ctx;
+
+	n->records++;
+	n->objects += (long)r->n_objects;
+	n->empty += r->n_objects == 0;
+	fundus_record_free(r);
+	return 0;
+}
+
 /*
  * Reads every line of a record stream, reporting each bad one, and prints
  * a summary record for the file. Returns the number of bad lines, or -1
@@ -123,42 +140,18 @@ nomem:
  */
 static long check_records(const char *path)
 {
-	struct fundus_record_reader *rd;
-	struct fundus_record *r;
-	long records = 0, objects = 0, bad = 0, empty = 0;
+	struct counts n = {0};
 	cJSON *summary;
 	char *text = NULL;
-	int rc;
+	long bad = tool_each_record(path, count_record, &n);
 
-	if (fundus_record_reader_open(&rd, path, NULL) < 0) {
-		tool_lib_error("cannot read", path);
+	if (bad < 0)
 		return -1;
-	}
-	for (;;) {
-		rc = fundus_record_next(rd, &r);
-		if (rc == FUNDUS_EIO || rc == FUNDUS_ENOMEM) {
-			tool_lib_error("cannot read", path);
-			fundus_record_reader_close(rd);
-			return -1;
-		}
-		if (rc < 0) {
-			tool_error("'%s': %s", path, fundus_errmsg());
-			bad++;
-			continue;
-		}
-		if (r == NULL)
-			break;
-		records++;
-		objects += (long)r->n_objects;
-		empty += r->n_objects == 0;
-		fundus_record_free(r);
-	}
-	fundus_record_reader_close(rd);
 	summary = cJSON_CreateObject();
 	if (summary == NULL || !cJSON_AddStringToObject(summary, "file", path) ||
-	    !cJSON_AddNumberToObject(summary, "records", (double)records) ||
-	    !cJSON_AddNumberToObject(summary, "objects", (double)objects) ||
-	    !cJSON_AddNumberToObject(summary, "without_objects", (double)empty) ||
+	    !cJSON_AddNumberToObject(summary, "records", (double)n.records) ||
+	    !cJSON_AddNumberToObject(summary, "objects", (double)n.objects) ||
+	    !cJSON_AddNumberToObject(summary, "without_objects", (double)n.empty) ||
 	    !cJSON_AddNumberToObject(summary, "bad_lines", (double)bad) ||
 	    (text = cJSON_PrintUnformatted(summary)) == NULL) {
 		tool_error("'%s': out of memory", path);
