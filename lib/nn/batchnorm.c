@@ -233,7 +233,7 @@ static const struct fundus__key bn_keys[] = {FUNDUS__K_END};
 /* Same channels as the input; four tensors of that length. */
 static int bn_build(struct fundus_net *net, struct fundus__layer *l)
 {
-	int c = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	int c = fundus__in_channels(net, l);
 	int rc;
 
 	l->channels = c;

@@ -21,7 +21,7 @@ static const struct fundus__key centre_keys[] = {
 static int centre_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	const struct centre_spec *sp = l->spec;
-	int c = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	int c = fundus__in_channels(net, l);
 
 	if (c != sp->classes + 4)
 		return fundus_error_set(FUNDUS_EFORMAT,

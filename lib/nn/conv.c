@@ -69,7 +69,7 @@ static int conv_pad(const struct conv_spec *sp)
 static int conv_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	const struct conv_spec *sp = l->spec;
-	int c = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	int c = fundus__in_channels(net, l);
 	int dims[4] = {sp->filters, c / sp->groups, sp->size, sp->size}, m = sp->filters, rc;
 
 	if (sp->pad && sp->padding >= 0)
@@ -122,7 +122,7 @@ static double conv_flops(const struct fundus_net *net, const struct fundus__laye
 	const struct conv_spec *sp = l->spec;
 	int span = sp->dilation * (sp->size - 1) + 1, p = conv_pad(sp);
 	double ho = (h + 2 * p - span) / sp->stride + 1, wo = (w + 2 * p - span) / sp->stride + 1;
-	int c = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	int c = fundus__in_channels(net, l);
 
 	return 2.0 * sp->filters * (c / sp->groups) * sp->size * sp->size * ho * wo;
 }

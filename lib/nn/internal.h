@@ -295,6 +295,11 @@ int fundus__layer_ref(const struct fundus__layer *l, int ref, int *out);
 int fundus__net_shapes(const struct fundus_net *net, int h, int w, int *hs, int *ws);
 /* Makes sure the folded inference weights match the current weights. */
 int fundus__net_fold(struct fundus_net *net);
+/* The channels of layer l's first input (the network's input or a layer's). */
+static inline int fundus__in_channels(const struct fundus_net *net, const struct fundus__layer *l)
+{
+	return l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+}
 static inline float *fundus__tensor_data(const struct fundus_net *net,
 					 const struct fundus__layer *l, int k)
 {
@@ -394,13 +399,11 @@ int fundus__gemm_kernel(void);
  * FUNDUS_EINVAL (an empty product) or FUNDUS_ENOMEM (no packing buffer for
  * this thread), with C untouched.
  */
-int fundus__sgemm_with(int kernel, int ta, int tb, int m, int n, int k, float alpha,
-		       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-		       int ldc);
+int fundus__sgemm_with(int kernel, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+		       int lda, const float *b, int ldb, float beta, float *c, int ldc);
 /* The same on one of our kernels (sgemm_x86.c), not FUNDUS__GEMM_BLAS. */
-int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alpha,
-		      const float *a, int lda, const float *b, int ldb, float beta, float *c,
-		      int ldc);
+int fundus__sgemm_own(int kernel, int ta, int tb, int m, int n, int k, float alpha, const float *a,
+		      int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* CRC-32 (IEEE 802.3) of len bytes, continuing from crc (0 to start). */
 uint32_t fundus__crc32(uint32_t crc, const void *data, size_t len);

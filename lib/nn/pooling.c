@@ -45,7 +45,7 @@ static int pool_build(struct fundus_net *net, struct fundus__layer *l)
 		return fundus_error_set(FUNDUS_EFORMAT,
 					"line %d: [%s]: padding %d must be less than size %d",
 					l->line, l->type->name, sp->padding, sp->size);
-	l->channels = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	l->channels = fundus__in_channels(net, l);
 	return 0;
 }
 
@@ -439,7 +439,7 @@ static const struct fundus__key gap_keys[] = {FUNDUS__K_END};
 /* Same channels as the input. */
 static int gap_build(struct fundus_net *net, struct fundus__layer *l)
 {
-	l->channels = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	l->channels = fundus__in_channels(net, l);
 	return 0;
 }
 

@@ -15,7 +15,7 @@ static const struct fundus__key upsample_keys[] = {
 /* Same channels as the input. */
 static int upsample_build(struct fundus_net *net, struct fundus__layer *l)
 {
-	l->channels = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	l->channels = fundus__in_channels(net, l);
 	return 0;
 }
 

@@ -38,7 +38,7 @@ static const struct fundus__key yolo_keys[] = {
 static int yolo_build(struct fundus_net *net, struct fundus__layer *l)
 {
 	const struct yolo_spec *sp = l->spec;
-	int c = l->inputs[0] < 0 ? net->input.channels : net->layers[l->inputs[0]].channels;
+	int c = fundus__in_channels(net, l);
 	int num = sp->num ? sp->num : sp->nanchors / 2;
 	int used = sp->nmask ? sp->nmask : num;
 
@@ -62,7 +62,7 @@ static int yolo_build(struct fundus_net *net, struct fundus__layer *l)
 
 /* Same size as the input (every head). */
 int fundus__head_shape(const struct fundus_net *net, const struct fundus__layer *l, const int *in_h,
-		      const int *in_w, int *h, int *w)
+		       const int *in_w, int *h, int *w)
 {
 	*h = in_h[0];
 	*w = in_w[0];
