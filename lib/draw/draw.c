@@ -19,14 +19,21 @@ int fundus__draw_check(const struct fundus_image *img)
 	return 0;
 }
 
+/* Clips [*x0, *x1) x [*y0, *y1) to img; returns 0 when nothing of it is left. */
+static int clip_rect(const struct fundus_image *img, int64_t *x0, int64_t *y0, int64_t *x1,
+		     int64_t *y1)
+{
+	*x0 = *x0 < 0 ? 0 : *x0;
+	*y0 = *y0 < 0 ? 0 : *y0;
+	*x1 = *x1 > img->width ? img->width : *x1;
+	*y1 = *y1 > img->height ? img->height : *y1;
+	return *x0 < *x1 && *y0 < *y1;
+}
+
 void fundus__draw_span(struct fundus_image *img, int64_t x0, int64_t y0, int64_t x1, int64_t y1,
 		       const uint8_t rgb[3])
 {
-	x0 = x0 < 0 ? 0 : x0;
-	y0 = y0 < 0 ? 0 : y0;
-	x1 = x1 > img->width ? img->width : x1;
-	y1 = y1 > img->height ? img->height : y1;
-	if (x0 >= x1 || y0 >= y1)
+	if (!clip_rect(img, &x0, &y0, &x1, &y1))
 		return;
 	for (int64_t y = y0; y < y1; y++) {
 		uint8_t *p = fundus_image_pixel(img, (int)x0, (int)y);
@@ -42,23 +49,21 @@ void fundus__draw_span(struct fundus_image *img, int64_t x0, int64_t y0, int64_t
 int fundus_draw_fill(struct fundus_image *img, int x, int y, int w, int h, const uint8_t rgb[3],
 		     int alpha)
 {
-	int64_t x0, y0, x1, y1;
+	int64_t x0 = x, y0 = y, x1 = (int64_t)x + w, y1 = (int64_t)y + h;
 	int rc = fundus__draw_check(img);
 
 	if (rc < 0)
 		return rc;
 	if (alpha < 0 || alpha > 255)
 		return fundus_error_set(FUNDUS_EINVAL, "alpha %d is not in 0..255", alpha);
-	if (w <= 0 || h <= 0 || alpha == 0)
+	if (alpha == 0)
 		return 0;
 	if (alpha == 255) {
-		fundus__draw_span(img, x, y, (int64_t)x + w, (int64_t)y + h, rgb);
+		fundus__draw_span(img, x0, y0, x1, y1, rgb);
 		return 0;
 	}
-	x0 = x < 0 ? 0 : x;
-	y0 = y < 0 ? 0 : y;
-	x1 = (int64_t)x + w > img->width ? img->width : (int64_t)x + w;
-	y1 = (int64_t)y + h > img->height ? img->height : (int64_t)y + h;
+	if (!clip_rect(img, &x0, &y0, &x1, &y1))
+		return 0;
 	for (int64_t yy = y0; yy < y1; yy++) {
 		uint8_t *p = fundus_image_pixel(img, (int)x0, (int)yy);
 
@@ -260,9 +265,10 @@ int fundus_draw_label_box(struct fundus_image *img, const struct fundus_box *box
 	if (scale_hint < 0 || scale_hint > FUNDUS_DRAW_MAX_SCALE)
 		return fundus_error_set(FUNDUS_EINVAL, "text scale %d is not in 0..%d", scale_hint,
 					FUNDUS_DRAW_MAX_SCALE);
-	if (img)
-		fundus_draw_auto_size(img->width, img->height, &scale, &thick);
-	rc = fundus_draw_rect(img, box, img ? thick : 1, rgb);
+	if ((rc = fundus__draw_check(img)) < 0)
+		return rc;
+	fundus_draw_auto_size(img->width, img->height, &scale, &thick);
+	rc = fundus_draw_rect(img, box, thick, rgb);
 	if (rc < 0 || !text || !*text)
 		return rc;
 	if (scale_hint)
