@@ -214,4 +214,24 @@ expect_match "$T/err" 'label "cup" is not in the label map' "yolo names the labe
 checks=$((checks + 1))
 [ -z "$(find yolo-pinned -type f 2>/dev/null)" ] || fail "yolo: files written despite the bad label"
 
+# The files options name: missing or malformed, each message names the file
+# and why, and the exit status is 1.
+printf '{"image":"x.jpg","width":10,"height":10,"objects":[]}\n' >one.jsonl
+for opt in --labels --rename --images; do
+  run fundus-convert $opt missing.file one.jsonl
+  expect_status 1 "$opt missing.file"
+  expect_match "$T/err" "^fundus-convert: cannot read 'missing\.file': cannot open: No such file or directory$" "$opt: the file and why"
+done
+printf 'a,b,c\n' >bad-rename.csv
+run fundus-convert --rename bad-rename.csv one.jsonl
+expect_status 1 "--rename with a bad line"
+expect_match "$T/err" "^fundus-convert: cannot read 'bad-rename\.csv': line 1: expected \"from,to\"$" "--rename: file, line and why"
+printf 'disc\n\377\n' >bad-labels.txt
+run fundus-convert --labels bad-labels.txt one.jsonl
+expect_status 1 "--labels not UTF-8"
+expect_match "$T/err" "^fundus-convert: cannot read 'bad-labels\.txt': line 2, column 1: invalid UTF-8" "--labels: file, position and why"
+run fundus-convert --save-labels no-such-dir/labels.json one.jsonl
+expect_status 1 "--save-labels into a missing folder"
+expect_match "$T/err" "^fundus-convert: cannot write 'no-such-dir/labels\.json'" "--save-labels: the file"
+
 finish
