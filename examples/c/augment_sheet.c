@@ -9,33 +9,22 @@
  *   cc augment_sheet.c $(pkg-config --cflags --libs fundus) -o augment_sheet
  *   ./augment_sheet eye.jpg 479 1255 871 1641 sheet.jpg [SEED]
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <fundus/augment.h>
+#include <fundus/draw.h>
 #include <fundus/fundus.h>
 
-enum { SIDE = 192, COLS = 6, ROWS = 4, GAP = 4 };
-
-/* Paints pixel (x, y) of img green if it lies inside the rectangle [x0, x1) x [y0, y1). */
-static void green(struct fundus_image *img, int x, int y, int x0, int y0, int x1, int y1)
-{
-	uint8_t *p;
-
-	if (x < x0 || y < y0 || x >= x1 || y >= y1)
-		return;
-	p = fundus_image_pixel(img, x, y);
-	p[0] = 0;
-	p[1] = 255;
-	p[2] = 0;
-}
+enum { SIDE = 192, COLS = 6, ROWS = 4 };
 
 int main(int argc, char **argv)
 {
 	struct fundus_image_source *src;
 	struct fundus_read_options ro;
-	struct fundus_image *photo, *input, *sheet;
+	struct fundus_image *photo, *input;
+	struct fundus_sheet *sheet;
 	struct fundus_augment aug;
 	struct fundus_save_options so;
 	struct fundus_rng rng;
@@ -70,46 +59,38 @@ int main(int argc, char **argv)
 	fundus_augment_defaults(&aug);
 	fundus_rng_seed(&rng, argc == 8 ? strtoull(argv[7], NULL, 10) : 1);
 	if (fundus_image_new(&input, SIDE, SIDE, FUNDUS_PIX_RGB8) < 0 ||
-	    fundus_image_new(&sheet, COLS * (SIDE + GAP) - GAP, ROWS * (SIDE + GAP) - GAP,
-			     FUNDUS_PIX_RGB8) < 0) {
+	    fundus_draw_sheet_new(&sheet, COLS * ROWS, COLS, SIDE, SIDE, 0) < 0) {
 		fprintf(stderr, "augment_sheet: %s\n", fundus_errmsg());
 		return 1;
 	}
-	memset(sheet->data, 255, sheet->stride * (size_t)sheet->height);
 	for (int t = 0; t < COLS * ROWS; t++) {
-		int ox = t % COLS * (SIDE + GAP), oy = t / COLS * (SIDE + GAP);
-
 		if (fundus_augment_apply(&aug, &rng, photo, &box, NULL, 1, input, &moved, NULL,
 					 &n) < 0) {
 			fprintf(stderr, "augment_sheet: %s\n", fundus_errmsg());
 			return 1;
 		}
-		for (int y = 0; y < SIDE; y++)
-			memcpy(fundus_image_pixel(sheet, ox, oy + y),
-			       fundus_image_pixel(input, 0, y), SIDE * 3);
 		if (n == 1) {
-			/* The pixels just outside the box's edges, within the thumbnail. */
-			int x0 = (int)moved.x0 - 1, y0 = (int)moved.y0 - 1;
-			int x1 = (int)(moved.x1 + 0.999), y1 = (int)(moved.y1 + 0.999);
+			/* The pixels just outside the box's edges, within the input. */
+			static const uint8_t green[3] = {0, 255, 0};
+			struct fundus_box out = {floor(moved.x0) - 1, floor(moved.y0) - 1,
+						 ceil(moved.x1) + 1, ceil(moved.y1) + 1};
 
-			for (int x = x0; x <= x1; x++) {
-				green(sheet, ox + x, oy + y0, ox, oy, ox + SIDE, oy + SIDE);
-				green(sheet, ox + x, oy + y1, ox, oy, ox + SIDE, oy + SIDE);
-			}
-			for (int y = y0; y <= y1; y++) {
-				green(sheet, ox + x0, oy + y, ox, oy, ox + SIDE, oy + SIDE);
-				green(sheet, ox + x1, oy + y, ox, oy, ox + SIDE, oy + SIDE);
-			}
+			fundus_draw_rect(input, &out, 1, green);
+		}
+		/* The input is the cell's size: put copies it as it is. */
+		if (fundus_draw_sheet_put(sheet, t, input, NULL, NULL) < 0) {
+			fprintf(stderr, "augment_sheet: %s\n", fundus_errmsg());
+			return 1;
 		}
 	}
 	fundus_save_options_default(&so);
 	so.quality = 88;
-	if (fundus_image_save(sheet, argv[6], &so) < 0) {
+	if (fundus_image_save(fundus_draw_sheet_image(sheet), argv[6], &so) < 0) {
 		fprintf(stderr, "augment_sheet: cannot write '%s': %s\n", argv[6], fundus_errmsg());
 		return 1;
 	}
 	fundus_image_free(photo);
 	fundus_image_free(input);
-	fundus_image_free(sheet);
+	fundus_draw_sheet_free(sheet);
 	return 0;
 }
