@@ -33,10 +33,18 @@ expect_status 2 "a token with a space"
 expect_match "$T/err" "^fundus-serve: --token-file: the token in 'space.token' must be printable ASCII without spaces$" "names the token file and why"
 run fundus-serve -m m.fdm --token-file missing.token
 expect_status 1 "a token file that is not there"
-expect_match "$T/err" "^fundus-serve: cannot open 'missing.token': No such file or directory$" "names the missing token file"
+expect_match "$T/err" "^fundus-serve: cannot read 'missing.token': cannot open: No such file or directory$" "names the missing token file"
 run fundus-serve -m m.fdm --token-file .
 expect_status 1 "a folder as the token file"
-expect_match "$T/err" "^fundus-serve: cannot read '\.': Is a directory$" "names the unreadable token file"
+expect_match "$T/err" "^fundus-serve: cannot read '\.': read failed: Is a directory$" "names the unreadable token file"
+{ printf 'x%.0s' $(seq 4096); echo; } >long.token
+run fundus-serve -m m.fdm --token-file long.token
+expect_status 1 "a token file over 4 KiB"
+expect_match "$T/err" "^fundus-serve: cannot read 'long.token': larger than 4096 bytes$" "names the long token file"
+printf 'from-stdin\n' >stdin.token
+run timeout 60 fundus-serve -m m.fdm --token-file - --port 0 --listen no.such.host.invalid <stdin.token
+expect_status 1 "--token-file - reads standard input (and then fails to listen)"
+expect_match "$T/err" "^fundus-serve: cannot listen on 'no.such.host.invalid': " "the token from standard input is taken"
 run fundus-serve -m m.fdm --access-log nodir/access.log
 expect_status 1 "an access log that cannot be opened"
 expect_match "$T/err" "^fundus-serve: cannot open 'nodir/access.log': No such file or directory$" "names the access log"

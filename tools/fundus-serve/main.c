@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fundus/file.h"
 #include "fundus/record.h"
 #include "serve.h"
 #include "tool.h"
@@ -85,33 +86,30 @@ static const struct tool_desc desc = {
 };
 
 /*
- * Reads the bearer token: the file's first line, which must be printable
- * ASCII without spaces. Exits 1 or 2 with a message when it cannot.
+ * Reads the bearer token: the first line of a file of at most 4 KiB, which
+ * must be printable ASCII without spaces. Exits 1 or 2 with a message when
+ * it cannot. fundus_free() it.
  */
 static char *read_token(const char *path)
 {
-	char buf[4097];
-	size_t n;
-	FILE *f = fopen(path, "r");
+	uint8_t *data;
+	size_t len;
+	char *token;
 
-	if (f == NULL)
-		tool_die("cannot open '%s': %s", path, strerror(errno));
-	n = fread(buf, 1, sizeof buf - 1, f);
-	if (ferror(f)) {
-		fclose(f);
-		tool_die("cannot read '%s': %s", path, strerror(errno));
+	if (fundus_file_read(path, 4096, &data, &len) < 0) {
+		tool_lib_error("cannot read", path);
+		exit(TOOL_EXIT_FAIL);
 	}
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0')
+	token = (char *)data;
+	token[strcspn(token, "\r\n")] = '\0';
+	if (token[0] == '\0')
 		tool_usage_error("--token-file: '%s' holds no token", path);
-	for (char *p = buf; *p; p++)
+	for (char *p = token; *p; p++)
 		if (*p <= ' ' || *p > '~')
 			tool_usage_error("--token-file: the token in '%s' must be printable ASCII "
 					 "without spaces",
 					 path);
-	return fundus_strdup(buf);
+	return token;
 }
 
 int main(int argc, char **argv)
@@ -182,8 +180,8 @@ int main(int argc, char **argv)
 		tool_usage_error("unexpected argument '%s'", argv[optind]);
 	if (model == NULL)
 		tool_usage_error("give the model with --model");
-	if (token_file && (token = read_token(token_file)) == NULL)
-		tool_die("out of memory");
+	if (token_file)
+		token = read_token(token_file);
 	ho.log_fd = STDOUT_FILENO;
 	if (log_path && strcmp(log_path, "-") != 0) {
 		ho.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
