@@ -35,10 +35,10 @@ static const char *const field_names[N_FIELDS] = {"threshold", "nms", "top"};
 struct req {
 	enum serve_route route;
 	double start;
-	int called;     /* the access handler has seen the request */
-	int detect;     /* a POST /v1/detect with the token: its body is the image */
-	int status;     /* of the response queued; 0 before */
-	size_t sent;    /* bytes of its body */
+	int called;  /* the access handler has seen the request */
+	int detect;  /* a POST /v1/detect with the token: its body is the image */
+	int status;  /* of the response queued; 0 before */
+	size_t sent; /* bytes of its body */
 	char method[16];
 	char uri[512]; /* as sent, cut */
 
