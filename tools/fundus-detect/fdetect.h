@@ -155,8 +155,9 @@ struct result {
 	char *msg; /* "cannot decode 'a.jpg': truncated JPEG data" (owned) */
 	uint8_t digest[FUNDUS_SHA256_BYTES];
 	double seconds;            /* read to formatted record, for the summary */
+	struct fundus_record *rec; /* the record itself, with keep_records; or NULL (owned) */
 	struct fundus_image *tile; /* the thumbnail for the contact sheet, or NULL (owned) */
-	char *name;                /* the image's name under its thumbnail (owned) */
+	char *caption;             /* under the thumbnail: "name 0.93" or "name: none" (owned) */
 };
 
 /* Everything the workers need, read-only while they run. */
@@ -167,6 +168,7 @@ struct work_options {
 	const struct done_set *done; /* ids to skip; NULL: none */
 	int threads;                 /* worker threads, at least 1 */
 	int timings;                 /* add "detect".seconds to records */
+	int keep_records;            /* hand each record over in result.rec, besides its line */
 	size_t max_bytes;            /* largest image file read */
 	struct fundus_image_limits limits;
 };
@@ -181,8 +183,8 @@ int work_start(struct work **out, const struct work_options *o, const struct job
 
 /*
  * Waits for the result of job i (taken in order, 0, 1, 2...) and returns
- * it; the caller may take its line and msg (set them to NULL) and must
- * call work_release(i) when done with it.
+ * it; the caller may take its line, msg, rec, tile and caption (set them
+ * to NULL) and must call work_release(i) when done with it.
  */
 struct result *work_wait(struct work *w, size_t i);
 void work_release(struct work *w, size_t i);

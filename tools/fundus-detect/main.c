@@ -230,35 +230,18 @@ static int take(struct run *run, const struct job *j, struct result *res)
 			return -1;
 		}
 		if (run->results) {
-			struct fundus_record *r;
+			struct fundus_record *r = res->rec; /* the set's, even when the add fails */
 
-			if (fundus_record_parse(res->line, res->len - 1, NULL, &r) < 0 ||
-			    fundus_convert_set_add(run->results, r) < 0) {
+			res->rec = NULL;
+			if (fundus_convert_set_add(run->results, r) < 0) {
 				tool_error("out of memory");
 				return -1;
 			}
 		}
 		if (run->tiles && res->tile && run->n_tiles < SHEET_MAX) {
-			const char *shown = res->name ? res->name : j->path;
-			const char *base = strrchr(shown, '/');
-			struct fundus_record *r;
-			char cap[256];
-
-			base = base ? base + 1 : shown;
-			if (fundus_record_parse(res->line, res->len - 1, NULL, &r) < 0) {
-				tool_error("out of memory");
-				return -1;
-			}
-			if (r->n_objects)
-				snprintf(cap, sizeof cap, "%s %.2f", base, r->objects[0].score);
-			else
-				snprintf(cap, sizeof cap, "%s: none", base);
-			fundus_record_free(r);
-			if ((run->captions[run->n_tiles] = fundus_strdup(cap)) == NULL) {
-				tool_error("out of memory");
-				return -1;
-			}
+			run->captions[run->n_tiles] = res->caption;
 			run->tiles[run->n_tiles++] = res->tile;
+			res->caption = NULL;
 			res->tile = NULL;
 		}
 		run->written++;
@@ -414,8 +397,11 @@ int main(int argc, char **argv)
 		run.to_file = 1;
 		wo.done = &run.done;
 	}
-	if ((csv || coco) && !output && fundus_convert_set_new(&run.results) < 0)
-		tool_die("out of memory");
+	if ((csv || coco) && !output) {
+		if (fundus_convert_set_new(&run.results) < 0)
+			tool_die("out of memory");
+		wo.keep_records = 1;
+	}
 	if (wo.overlay.dir && fundus_mkdir_p(wo.overlay.dir) < 0) {
 		tool_lib_error("cannot make the folder", wo.overlay.dir);
 		stopped = 1;

@@ -131,6 +131,20 @@ static const char *shown_path(const struct job *j, const struct fundus_record *r
 	return cJSON_IsString(p) && p->valuestring[0] ? p->valuestring : j->path;
 }
 
+/* The caption of an image's thumbnail: its file name and best score; NULL when out of memory. */
+static char *caption(const char *path, const struct fundus_record *r)
+{
+	const char *base = strrchr(path, '/');
+	char cap[256];
+
+	base = base ? base + 1 : path;
+	if (r->n_objects)
+		snprintf(cap, sizeof cap, "%s %.2f", base, r->objects[0].score);
+	else
+		snprintf(cap, sizeof cap, "%s: none", base);
+	return fundus_strdup(cap);
+}
+
 /* Detects in one image, filling res. */
 static void process(struct work *w, struct fundus_detect_ctx *dc, const struct job *j,
 		    struct result *res)
@@ -220,13 +234,17 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 		fail(res, "cannot draw the thumbnail of", j->path);
 		goto out;
 	}
-	if (o->overlay.tile && (res->name = fundus_strdup(shown_path(j, r))) == NULL) {
+	if (o->overlay.tile && (res->caption = caption(shown_path(j, r), r)) == NULL) {
 		fail(res, "cannot draw the thumbnail of", j->path);
 		goto out;
 	}
 	if (fundus_record_format(r, &res->line, &res->len) < 0) {
 		fail(res, "cannot write the record of", j->path);
 		goto out;
+	}
+	if (o->keep_records) {
+		res->rec = r;
+		r = NULL;
 	}
 	res->kind = RESULT_RECORD;
 out:
@@ -326,9 +344,11 @@ void work_release(struct work *w, size_t i)
 {
 	fundus_free(w->res[i].line);
 	fundus_free(w->res[i].msg);
+	fundus_record_free(w->res[i].rec);
 	fundus_image_free(w->res[i].tile);
-	fundus_free(w->res[i].name);
-	w->res[i].line = w->res[i].msg = w->res[i].name = NULL;
+	fundus_free(w->res[i].caption);
+	w->res[i].line = w->res[i].msg = w->res[i].caption = NULL;
+	w->res[i].rec = NULL;
 	w->res[i].tile = NULL;
 }
 
