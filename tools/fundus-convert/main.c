@@ -168,9 +168,10 @@ static void merge_labels(struct fundus_convert_labels **dst, struct fundus_conve
 	}
 	for (size_t i = 0; i < src->n; i++)
 		if (!fundus_convert_labels_find(*dst, src->v[i].name) &&
-		    !fundus_convert_labels_find_id(*dst, src->v[i].id))
-			fundus_convert_labels_add(*dst, src->v[i].name, src->v[i].id,
-						  src->v[i].supercategory);
+		    !fundus_convert_labels_find_id(*dst, src->v[i].id) &&
+		    fundus_convert_labels_add(*dst, src->v[i].name, src->v[i].id,
+					      src->v[i].supercategory) < 0)
+			tool_die("out of memory");
 	fundus_convert_labels_free(src);
 }
 
@@ -547,10 +548,6 @@ int main(int argc, char **argv)
 	if (fundus_convert_set_new(&all) < 0)
 		tool_die("out of memory");
 	failed = read_inputs(&c, argv + first, argc - first, all, rename, &saved);
-	if (c.n_keep || c.n_drop) {
-		if (fundus_convert_filter(all, c.keep, c.n_keep, c.drop, c.n_drop) < 0)
-			tool_die("out of memory");
-	}
 	if (failed) {
 		/* With one input its own message says it all; with several, how many. */
 		if (argc - first > 1)
@@ -559,6 +556,9 @@ int main(int argc, char **argv)
 		failed = 1;
 		goto done;
 	}
+	if ((c.n_keep || c.n_drop) &&
+	    fundus_convert_filter(all, c.keep, c.n_keep, c.drop, c.n_drop) < 0)
+		tool_die("out of memory");
 	if (c.save_labels) {
 		char *text;
 		size_t len;
