@@ -26,6 +26,8 @@ TEST(centre_head_and_net_options)
 			  "[convolutional]\nfilters=6\nsize=1\n[centre]\nclasses=1\n";
 	const char *badpp = "[net]\nwidth=64\nheight=64\npreprocess=clahe\n"
 			    "[convolutional]\nfilters=5\nsize=1\n[centre]\n";
+	const char *badsig = "[net]\nwidth=64\nheight=64\nlcn_sigma=2\n"
+			     "[convolutional]\nfilters=5\nsize=1\n[centre]\n";
 	struct fundus_net *net;
 	int last;
 
@@ -41,9 +43,13 @@ TEST(centre_head_and_net_options)
 	CHECK(fundus_net_layer_option(net, -2, "width") == NULL);
 	fundus_net_free(net);
 	CHECK_INT_EQ(fundus_net_new(&net, bad, strlen(bad), NULL), FUNDUS_EFORMAT);
-	CHECK_STR_CONTAINS(fundus_errmsg(), "line 8: [centre]: the layer before has 6 channels, not 1 classes + 4 = 5");
+	CHECK_STR_CONTAINS(fundus_errmsg(), "line 8: [centre]: the layer before has 6 channels, "
+					    "not 1 classes + 4 = 5");
 	CHECK_INT_EQ(fundus_net_new(&net, badpp, strlen(badpp), NULL), FUNDUS_EFORMAT);
-	CHECK_STR_CONTAINS(fundus_errmsg(), "preprocess");
+	CHECK_STR_CONTAINS(fundus_errmsg(),
+			   "line 4: [net]: preprocess: 'clahe' is not one of none, lcn");
+	CHECK_INT_EQ(fundus_net_new(&net, badsig, strlen(badsig), NULL), FUNDUS_EFORMAT);
+	CHECK_STR_CONTAINS(fundus_errmsg(), "line 4: [net]: lcn_sigma: 2 is out of range");
 }
 
 TEST(builtin_yolov3_tiny)
