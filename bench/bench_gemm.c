@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "fundus/core.h"
 #include "fundus/nn.h"
 #include "fundus/rng.h"
 #include "nn/internal.h"
@@ -49,15 +49,6 @@ static const struct shape shapes[] = {
 #define NSHAPES (sizeof shapes / sizeof *shapes)
 
 static const char *const names[FUNDUS__GEMM_KERNELS] = {"openblas", "fundus-avx2", "fundus-avx512"};
-
-/* Seconds on the wall clock. */
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* qsort order of doubles. */
 static int cmp_double(const void *a, const void *b)
@@ -94,7 +85,7 @@ static double time_shape(int kernel, const struct shape *s, int runs, const floa
 	int reps = (int)(2e8 / flops) + 1, nr = runs < 64 ? runs : 64;
 
 	for (int r = -1; r < nr; r++) {
-		double t0 = now();
+		double t0 = fundus_now();
 
 		for (int q = 0; q < reps; q++)
 			if (fundus__sgemm_with(kernel, s->ta, s->tb, s->m, s->n, s->k, 1.0f, a,
@@ -104,7 +95,7 @@ static double time_shape(int kernel, const struct shape *s, int runs, const floa
 				exit(1);
 			}
 		if (r >= 0)
-			v[r] = (now() - t0) / reps;
+			v[r] = (fundus_now() - t0) / reps;
 	}
 	qsort(v, (size_t)nr, sizeof *v, cmp_double);
 	if (best)
