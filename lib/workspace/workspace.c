@@ -155,6 +155,34 @@ int fundus_workspace_find(const struct fundus_workspace *ws, const char *key, si
 	return fundus_error_set(FUNDUS_ENOENT, "no such image in the workspace");
 }
 
+/*
+ * Appends r, whose key is new to map, to the list v[0..*n-1] (room for
+ * *cap) and to map under key. Takes r: on failure it is freed.
+ */
+static int list_append(struct fundus_record ***v, size_t *n, size_t *cap, struct fundus__map *map,
+		       const char *key, struct fundus_record *r)
+{
+	int rc;
+
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct fundus_record **nv = fundus_realloc(*v, c * sizeof *nv);
+
+		if (nv == NULL) {
+			fundus_record_free(r);
+			return FUNDUS_ENOMEM;
+		}
+		*v = nv;
+		*cap = c;
+	}
+	if ((rc = fundus__map_put(map, key, *n)) < 0) {
+		fundus_record_free(r);
+		return rc;
+	}
+	(*v)[(*n)++] = r;
+	return 0;
+}
+
 /* Takes r into the pool unless its key is there already (then frees it); *added tells. */
 static int pool_take(struct fundus_workspace *ws, struct fundus_record *r, int *added)
 {
@@ -167,24 +195,9 @@ static int pool_take(struct fundus_workspace *ws, struct fundus_record *r, int *
 		fundus_record_free(r);
 		return 0;
 	}
-	if (ws->n_images == ws->cap_images) {
-		size_t cap = ws->cap_images ? ws->cap_images * 2 : 64;
-		struct fundus_record **imgs = fundus_realloc(ws->images, cap * sizeof *imgs);
-
-		if (imgs == NULL) {
-			fundus_record_free(r);
-			return FUNDUS_ENOMEM;
-		}
-		ws->images = imgs;
-		ws->cap_images = cap;
-	}
-	if ((rc = fundus__map_put(&ws->index, key, ws->n_images)) < 0) {
-		fundus_record_free(r);
-		return rc;
-	}
-	ws->images[ws->n_images++] = r;
-	*added = 1;
-	return 0;
+	rc = list_append(&ws->images, &ws->n_images, &ws->cap_images, &ws->index, key, r);
+	*added = rc == 0;
+	return rc;
 }
 
 /* Takes r as the latest prediction of its image (an earlier one is freed). */
@@ -211,23 +224,7 @@ static int preds_take(struct fundus_workspace *ws, struct fundus_record *r)
 		fundus_record_free(old);
 		return 0;
 	}
-	if (ws->n_preds == ws->cap_preds) {
-		size_t cap = ws->cap_preds ? ws->cap_preds * 2 : 64;
-		struct fundus_record **p = fundus_realloc(ws->preds, cap * sizeof *p);
-
-		if (p == NULL) {
-			fundus_record_free(r);
-			return FUNDUS_ENOMEM;
-		}
-		ws->preds = p;
-		ws->cap_preds = cap;
-	}
-	if ((rc = fundus__map_put(&ws->pred_index, key, ws->n_preds)) < 0) {
-		fundus_record_free(r);
-		return rc;
-	}
-	ws->preds[ws->n_preds++] = r;
-	return 0;
+	return list_append(&ws->preds, &ws->n_preds, &ws->cap_preds, &ws->pred_index, key, r);
 }
 
 struct refresh_ctx {
