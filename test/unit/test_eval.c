@@ -817,6 +817,19 @@ TEST(errors)
 	CHECK_INT_EQ(run(&c, NULL), FUNDUS_EINVAL);
 	CHECK_STR_CONTAINS(fundus_errmsg(),
 			   "ground-truth record 1: objects[0]: bbox is not finite");
+	fundus_record_clear_objects(c.gt[0]);
+	box(c.gt[0], "disc", 0, 0, 50, 50, NAN);
+	last_extra(c.gt[0], "area", INFINITY);
+	CHECK_INT_EQ(run(&c, NULL), FUNDUS_EINVAL);
+	CHECK_STR_CONTAINS(fundus_errmsg(),
+			   "ground-truth record 1: objects[0]: area is not finite");
+	fundus_record_clear_objects(c.gt[0]);
+	box(c.gt[0], "disc", 0, 0, 50, 50, NAN);
+	box(c.pred[0], "disc", 0, 0, 50, 50, INFINITY);
+	CHECK_INT_EQ(run(&c, NULL), FUNDUS_EINVAL);
+	/* fundus-eval names the predictions' file for a message that starts so. */
+	CHECK_STR_EQ(fundus_errmsg(), "prediction record 1: objects[1]: score is not finite");
+	CHECK(c.res == NULL);
 	fundus_eval_options_default(&o);
 	o.iou = 0;
 	CHECK_INT_EQ(run(&c, &o), FUNDUS_EINVAL);

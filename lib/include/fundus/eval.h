@@ -215,7 +215,10 @@ struct fundus_eval_result {
  * Errors: FUNDUS_EINVAL when there is no ground-truth record ("no ground
  * truth"), no ground-truth box ("the ground truth has no boxes", "no
  * ground-truth box is labelled 'x'"), a coordinate, area or score that is
- * not finite, or a threshold outside (0, 1]; FUNDUS_ENOMEM.
+ * not finite ("ground-truth record 3: objects[0]: ..." or "prediction
+ * record 3: ...", records numbered from 1; only messages about the
+ * predictions start with "prediction"), or a threshold outside (0, 1];
+ * FUNDUS_ENOMEM.
  */
 int fundus_eval_run(struct fundus_record *const *gt, size_t n_gt, struct fundus_record *const *pred,
 		    size_t n_pred, const struct fundus_eval_options *o,
