@@ -110,6 +110,13 @@ run $p export ws --iou 2
 expect_status 2 "--iou out of range"
 run $p export ws -o /nonexistent/dir/out.jsonl
 expect_status 1 "an output that cannot be written"
+expect_match "$T/err" "/nonexistent/dir/out\.jsonl': No such file" "the output and why named"
+run $p export ws -o /dev/full
+expect_status 1 "an output that fills up"
+expect_match "$T/err" "write failed: No space left on device" "a failed write says why"
+run $p export ws --report /dev/full
+expect_status 1 "a report that fills up"
+expect_match "$T/err" "cannot write '/dev/full': No space left on device" "a failed report write named with why"
 
 # Annotating needs a terminal.
 run $p --user alice ws </dev/null

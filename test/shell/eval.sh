@@ -183,6 +183,14 @@ expect_status 1 "--label absent from the ground truth"
 expect_match "$T/err" "no ground-truth box is labelled 'cup'" "absent label named"
 run fundus-eval --per-image /nonexistent/dir/rows.tsv gt.jsonl pred.jsonl
 expect_status 1 "unwritable --per-image"
+expect_match "$T/err" "cannot open '/nonexistent/dir/rows\.tsv': No such file" "unwritable --per-image named"
+run fundus-eval --per-image /dev/full gt.jsonl pred.jsonl
+expect_status 1 "--per-image that fills up"
+expect_match "$T/err" "^fundus-eval: cannot write '/dev/full': No space left on device$" "failed --per-image write named with why"
+run fundus-eval --labels missing.labels gt.jsonl pred.jsonl
+expect_status 1 "missing --labels file"
+expect_match "$T/err" "^fundus-eval: cannot read 'missing\.labels': " "missing --labels file named"
+expect_empty "$T/out" "nothing on stdout without the label map"
 
 # Misuse: exit 2.
 for args in "gt.jsonl" "a b c" "--iou 0 gt.jsonl pred.jsonl" "--iou x gt.jsonl pred.jsonl" \

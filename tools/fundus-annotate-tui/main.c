@@ -11,6 +11,7 @@
  * The workspace, journals, claims and export are library code
  * (fundus/workspace.h); the screen is ui.c, draw.c and picture.c.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ static int write_report(const cJSON *rep, const char *path)
 	if (f != stdout)
 		ok = fclose(f) == 0 && ok;
 	if (!ok)
-		tool_error("cannot write '%s'", path);
+		tool_error("cannot write '%s': %s", path, strerror(errno));
 	return ok ? 0 : -1;
 }
 
@@ -194,7 +195,7 @@ static int cmd_export(const struct cli *c, const char *dir, int records)
 		status = TOOL_EXIT_FAIL;
 	}
 	if (out && out != stdout && fclose(out) != 0) {
-		tool_error("cannot write '%s'", c->output);
+		tool_error("cannot write '%s': %s", c->output, strerror(errno));
 		status = TOOL_EXIT_FAIL;
 	}
 	if (rep && write_report(rep, records ? c->report : "-") < 0)

@@ -8,6 +8,7 @@
  * error of the top box); or all of it as one JSON object with --json. The
  * per-image table goes to a file of its own.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +277,7 @@ static int write_rows(const char *path, const struct fundus_eval_result *res, in
 	}
 	if (f != stdout) {
 		if (ferror(f) | fclose(f)) {
-			tool_error("cannot write '%s'", path);
+			tool_error("cannot write '%s': %s", path, strerror(errno));
 			rc = -1;
 		}
 	}
