@@ -48,10 +48,14 @@ static const struct tool_opt opts[] = {
     {"port", OPT_PORT, "N",
      "port to listen on (default " STR(SERVE_DEFAULT_PORT) "; 0: any free one)"},
     {"workers", OPT_WORKERS, "N", "detections at once, one per core (default: the cores)"},
-    {"queue", OPT_QUEUE, "N", "requests that may wait for a worker before 503 (default 32)"},
-    {"max-body", OPT_MAX_BODY, "BYTES", "largest request body (default 33554432, 32 MiB)"},
-    {"max-pixels", OPT_MAX_PIXELS, "N", "largest image in pixels (default 100000000)"},
-    {"timeout", OPT_TIMEOUT, "SECONDS", "time limit of a request, upload included (default 30)"},
+    {"queue", OPT_QUEUE, "N",
+     "requests that may wait for a worker before 503 (default " STR(SERVE_DEFAULT_QUEUE) ")"},
+    {"max-body", OPT_MAX_BODY, "BYTES",
+     "largest request body (default " STR(SERVE_DEFAULT_MAX_BODY) ", 32 MiB)"},
+    {"max-pixels", OPT_MAX_PIXELS, "N",
+     "largest image in pixels (default " STR(SERVE_DEFAULT_MAX_PIXELS) ")"},
+    {"timeout", OPT_TIMEOUT, "SECONDS",
+     "time limit of a request, upload included (default " STR(SERVE_DEFAULT_TIMEOUT) ")"},
     {"idle-timeout", OPT_IDLE_TIMEOUT, "SECONDS",
      "close a connection silent this long (default " STR(SERVE_DEFAULT_IDLE) ")"},
     {"max-connections", OPT_MAX_CONNECTIONS, "N",
@@ -133,7 +137,7 @@ int main(int argc, char **argv)
 	ho.connections = SERVE_DEFAULT_CONNECTIONS;
 	fundus_detect_defaults(&ho.params);
 	wo.workers = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
-	wo.queue = 32;
+	wo.queue = SERVE_DEFAULT_QUEUE;
 	wo.max_pixels = SERVE_DEFAULT_MAX_PIXELS;
 	wo.threads = 1;
 	while ((c = tool_getopt(argc, argv)) != -1) {

@@ -23,12 +23,13 @@
 #include "fundus/detect.h"
 #include "fundus/image.h"
 
-/* Defaults, stated once: --help, the man page and the tests use these. */
+/* Defaults, stated once for --help and main(); man/fundus-serve.1 repeats them. */
 #define SERVE_DEFAULT_PORT        8080
-#define SERVE_DEFAULT_MAX_BODY    (32L << 20) /* bytes */
-#define SERVE_DEFAULT_MAX_PIXELS  100000000L
-#define SERVE_DEFAULT_TIMEOUT     30.0 /* seconds a request may take in all */
-#define SERVE_DEFAULT_IDLE        15   /* seconds a connection may stay silent */
+#define SERVE_DEFAULT_QUEUE       32
+#define SERVE_DEFAULT_MAX_BODY    33554432 /* bytes: 32 MiB */
+#define SERVE_DEFAULT_MAX_PIXELS  100000000
+#define SERVE_DEFAULT_TIMEOUT     30 /* seconds a request may take in all */
+#define SERVE_DEFAULT_IDLE        15 /* seconds a connection may stay silent */
 #define SERVE_DEFAULT_CONNECTIONS 256
 #define SERVE_MAX_TOP             100000
 
