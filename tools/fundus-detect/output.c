@@ -12,6 +12,24 @@
 #include "fundus/file.h"
 #include "tool.h"
 
+/*
+ * Counts a record of the file and adds its id to done; r is freed. 0, or -1
+ * after a message when out of memory.
+ */
+static int take_record(struct output *o, struct fundus_record *r, struct done_set *done)
+{
+	uint8_t d[FUNDUS_SHA256_BYTES];
+	int rc = id_parse(r->id, d) == 0 ? done_add(done, d) : 0;
+
+	fundus_record_free(r);
+	if (rc < 0) {
+		tool_error("out of memory");
+		return -1;
+	}
+	o->records++;
+	return 0;
+}
+
 /* Reads the records of data[0, len) (whole lines only) into done. */
 static int read_ids(struct output *o, const uint8_t *data, size_t len, struct done_set *done)
 {
@@ -20,7 +38,6 @@ static int read_ids(struct output *o, const uint8_t *data, size_t len, struct do
 
 	for (size_t i = 0; i < len; i++) {
 		struct fundus_record *r;
-		uint8_t d[FUNDUS_SHA256_BYTES];
 		size_t n;
 		int rc;
 
@@ -43,14 +60,8 @@ static int read_ids(struct output *o, const uint8_t *data, size_t len, struct do
 			tool_warn("'%s': line %lld: %s (left as it is)", o->path, (long long)line,
 				  fundus_errmsg());
 			o->bad++;
-		} else {
-			if (id_parse(r->id, d) == 0 && done_add(done, d) < 0) {
-				fundus_record_free(r);
-				tool_error("out of memory");
-				return -1;
-			}
-			o->records++;
-			fundus_record_free(r);
+		} else if (take_record(o, r, done) < 0) {
+			return -1;
 		}
 		start = i + 1;
 	}
@@ -67,18 +78,9 @@ static int repair_tail(struct output *o, const uint8_t *data, size_t len, size_t
 		       struct done_set *done)
 {
 	struct fundus_record *r;
-	uint8_t d[FUNDUS_SHA256_BYTES];
 
-	if (fundus_record_parse((const char *)data + tail, len - tail, NULL, &r) == 0) {
-		if (id_parse(r->id, d) == 0 && done_add(done, d) < 0) {
-			fundus_record_free(r);
-			tool_error("out of memory");
-			return -1;
-		}
-		fundus_record_free(r);
-		o->records++;
-		return output_append(o, "\n", 1);
-	}
+	if (fundus_record_parse((const char *)data + tail, len - tail, NULL, &r) == 0)
+		return take_record(o, r, done) < 0 ? -1 : output_append(o, "\n", 1);
 	if (ftruncate(o->fd, (off_t)tail) != 0) {
 		tool_error("cannot repair '%s': %s", o->path, strerror(errno));
 		return -1;
