@@ -326,7 +326,10 @@ void fundus_nn_input_shape(const struct fundus_nn_ctx *ctx, int shape[4]);
  */
 int fundus_nn_forward(struct fundus_nn_ctx *ctx, const float *input);
 
-/* The output shape of any layer in this context (batch x channels x height x width). */
+/*
+ * The output shape of any layer in this context (batch x channels x height
+ * x width); FUNDUS_EINVAL for a bad layer.
+ */
 int fundus_nn_layer_shape(const struct fundus_nn_ctx *ctx, int layer, int shape[4]);
 
 /* The shape of output i (batch x channels x height x width); FUNDUS_EINVAL for a bad index. */
@@ -355,7 +358,8 @@ int fundus_nn_get_input_grad(const struct fundus_nn_ctx *ctx, float *out);
 /*
  * The seconds spent in one layer's forward and backward passes since the
  * context was made (or the last reset), when it was made with profile set;
- * zeros otherwise. fundus_nn_reset_profile() starts the counts again.
+ * zeros otherwise; FUNDUS_EINVAL for a bad layer.
+ * fundus_nn_reset_profile() starts the counts again.
  */
 int fundus_nn_layer_seconds(const struct fundus_nn_ctx *ctx, int layer, double *forward,
 			    double *backward);
