@@ -1,8 +1,8 @@
 # fundus-detect: the failures a user can meet that detect.sh does not
 # reach, each named with its file and exit status 1 (2 for misuse): an
 # output, CSV, COCO, contact sheet or overlay folder that cannot be
-# written, a record stream that cannot be read or holds a bad line, and an
-# output file holding a line that is not a record.
+# written, a record stream that cannot be read or holds a bad line, folders
+# nested too deep, and an output file holding a line that is not a record.
 . "$FUNDUS_SOURCE/test/shell/lib.sh"
 command -v random_model >/dev/null || skip "random_model (test/helpers) is not built"
 
@@ -41,6 +41,15 @@ expect_status 1 "a bad line in a record stream"
 expect_match "$T/err" "^fundus-detect: 'mixed\.jsonl': line 2: " "bad line named"
 checks=$((checks + 1))
 [ "$(wc -l <"$T/out")" -eq 2 ] || fail "the good records detected: $(cat "$T/out")"
+
+# Folders nested deeper than 64 levels: named, nothing detected.
+deep=d$(printf '/d%.0s' $(seq 1 65))
+mkdir -p "$deep"
+cp in/synth-000000.jpg "$deep/"
+run fundus-detect -m m.fdm d
+expect_status 1 "folders nested too deep"
+expect_match "$T/err" "^fundus-detect: cannot read folder 'd(/d)+': folders nested too deep$" "deep folder named"
+expect_empty "$T/out" "nothing detected under a folder too deep"
 
 # An output file holding a line that is not a record: warned about, kept.
 run fundus-detect -m m.fdm -o held.jsonl in/synth-000000.jpg
