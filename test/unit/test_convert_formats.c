@@ -14,6 +14,7 @@
 #include "convert/internal.h"
 #include "fundus/fundus.h"
 #include "harness.h"
+#include "convert_util.h"
 #include "testutil.h"
 
 /* Parses text in format f with options o (NULL: defaults) into a new set; NULL on error. */
@@ -46,29 +47,6 @@ static struct fundus_convert_set *parse(enum fundus_convert_format f, const char
 	return set;
 }
 
-/* All records of a set as record lines, in one new string. */
-static char *lines(const struct fundus_convert_set *set)
-{
-	size_t cap = 1, n = 0;
-	char *s = calloc(1, 1);
-
-	for (size_t i = 0; i < set->n; i++) {
-		char *l;
-		size_t len;
-
-		if (fundus_record_format(set->rec[i], &l, &len) < 0) {
-			free(s);
-			return NULL;
-		}
-		cap += len;
-		s = realloc(s, cap);
-		memcpy(s + n, l, len + 1);
-		n += len;
-		fundus_free(l);
-	}
-	return s;
-}
-
 /* Checks that text in format f reads as exactly the record lines want. */
 #define CHECK_READS(f, text, o, want)                                                              \
 	do {                                                                                       \
@@ -76,7 +54,7 @@ static char *lines(const struct fundus_convert_set *set)
 		char *got_;                                                                        \
 		if (set_ == NULL)                                                                  \
 			HARNESS_FAIL("cannot read: %s", fundus_errmsg());                          \
-		got_ = lines(set_);                                                                \
+		got_ = cu_lines(set_);                                                                \
 		fundus_convert_set_free(set_);                                                     \
 		if (got_ == NULL || strcmp(got_, want) != 0) {                                     \
 			fprintf(stderr, "got:\n%swant:\n%s", got_ ? got_ : "(null)\n", want);      \
@@ -268,11 +246,11 @@ TEST(coco_round_trip_keeps_file_level_with_labels)
 	/* COCO -> records -> COCO -> records: the same records. */
 	{
 		struct fundus_convert_set *back;
-		char *a = lines(set), *b;
+		char *a = cu_lines(set), *b;
 
 		fundus_convert_set_new(&back);
 		CHECK_OK(fundus_convert_parse_coco(text, len, &o, back, &rep, NULL));
-		b = lines(back);
+		b = cu_lines(back);
 		CHECK_STR_EQ(a, b);
 		free(a);
 		free(b);
@@ -700,7 +678,7 @@ TEST(yolo_lines)
 	r->width = 640;
 	r->height = 329;
 	CHECK_OK(fundus_convert_parse_yolo(text, strlen(text), classes, r, set));
-	got = lines(set);
+	got = cu_lines(set);
 	/* (0.49765625 - 0.9640625 / 2) * 640 = 10; the float noise of the y is cleaned away. */
 	CHECK_STR_EQ(got,
 		     "{\"image\":\"img_1.jpg\",\"width\":640,\"height\":329,\"objects\":["
@@ -725,21 +703,6 @@ TEST(yolo_lines)
 	free(got);
 	fundus_convert_set_free(set);
 	fundus_convert_labels_free(classes);
-}
-
-/* Reads path (a file or folder) with options o into a new set; NULL on error. */
-static struct fundus_convert_set *read_path(const char *path,
-					    const struct fundus_convert_options *o)
-{
-	struct fundus_convert_set *set;
-	struct fundus_convert_report rep;
-
-	fundus_convert_set_new(&set);
-	if (fundus_convert_read(path, o, set, &rep, NULL) < 0) {
-		fundus_convert_set_free(set);
-		return NULL;
-	}
-	return set;
 }
 
 /* The contents of a file as a new string, or NULL. */
@@ -788,10 +751,10 @@ TEST(yolo_folder_keeps_empty_images)
 	o.images = set;
 	o.read_headers = 0;
 	o.from = FUNDUS_CONVERT_AUTO;
-	back = read_path(tu_path("y"), &o);
+	back = cu_read(tu_path("y"), &o, NULL);
 	CHECK(back != NULL);
-	a = lines(set);
-	b = lines(back);
+	a = cu_lines(set);
+	b = cu_lines(back);
 	CHECK_STR_EQ(b, a);
 	free(a);
 	free(b);
@@ -1088,7 +1051,7 @@ TEST(merge_rename_filter)
 	CHECK_INT_EQ(fundus_convert_rename_apply(b, rn), 1);
 	CHECK_OK(fundus_convert_merge(a, b));
 	CHECK_INT_EQ(b->n, 0);
-	got = lines(a);
+	got = cu_lines(a);
 	CHECK_STR_EQ(got,
 		     "{\"image\":\"x.jpg\",\"width\":10,\"height\":10,\"meta\":{\"eye\":\"R\"},"
 		     "\"objects\":[{\"label\":\"optic_disc\",\"bbox\":[1,1,5,5]},"
@@ -1202,10 +1165,10 @@ TEST(masks_folder_names_images)
 	o.mask_suffix = "_OD";
 	o.mask_label = "optic_disc";
 	o.image_dir = tu_path("im");
-	set = read_path(tu_path("m"), &o);
+	set = cu_read(tu_path("m"), &o, NULL);
 	if (set == NULL)
 		HARNESS_FAIL("cannot read masks: %s", fundus_errmsg());
-	got = lines(set);
+	got = cu_lines(set);
 	snprintf(
 	    want, sizeof want,
 	    "{\"image\":\"%s\",\"width\":2,\"height\":2,\"objects\":[{\"label\":\"optic_disc\","

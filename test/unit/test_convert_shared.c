@@ -15,6 +15,7 @@
 #include "convert/internal.h"
 #include "fundus/fundus.h"
 #include "harness.h"
+#include "convert_util.h"
 #include "testutil.h"
 
 static char formats[4096];
@@ -30,28 +31,6 @@ static const char *F(const char *rel)
 	return p;
 }
 
-/* All records as lines in one new string. */
-static char *lines(const struct fundus_convert_set *set)
-{
-	size_t n = 0;
-	char *s = calloc(1, 1);
-
-	for (size_t i = 0; i < set->n; i++) {
-		char *l;
-		size_t len;
-
-		if (fundus_record_format(set->rec[i], &l, &len) < 0) {
-			free(s);
-			return NULL;
-		}
-		s = realloc(s, n + len + 1);
-		memcpy(s + n, l, len + 1);
-		n += len;
-		fundus_free(l);
-	}
-	return s;
-}
-
 static int64_t count_objects(const struct fundus_convert_set *s)
 {
 	int64_t n = 0;
@@ -59,22 +38,6 @@ static int64_t count_objects(const struct fundus_convert_set *s)
 	for (size_t i = 0; i < s->n; i++)
 		n += (int64_t)s->rec[i]->n_objects;
 	return n;
-}
-
-/* Reads path into a new set (labels_out may be NULL); prints why on failure. */
-static struct fundus_convert_set *read_all(const char *path, const struct fundus_convert_options *o,
-					   struct fundus_convert_labels **labels_out)
-{
-	struct fundus_convert_set *set;
-	struct fundus_convert_report rep;
-
-	fundus_convert_set_new(&set);
-	if (fundus_convert_read(path, o, set, &rep, labels_out) < 0) {
-		fprintf(stderr, "cannot read '%s': %s\n", path, fundus_errmsg());
-		fundus_convert_set_free(set);
-		return NULL;
-	}
-	return set;
 }
 
 /*
@@ -104,11 +67,11 @@ static int round_trip(const struct fundus_convert_set *a, const struct fundus_co
 		}
 	}
 	back.from = o->to;
-	b = read_all(out, &back, NULL);
+	b = cu_read(out, &back, NULL);
 	if (b == NULL)
 		return 0;
-	la = lines(a);
-	lb = lines(b);
+	la = cu_lines(a);
+	lb = cu_lines(b);
 	same = la && lb && strcmp(la, lb) == 0;
 	if (!same && la && lb) {
 		/* The first record that differs. */
@@ -177,7 +140,7 @@ TEST(coco_files)
 
 		fundus_convert_options_default(&o);
 		o.read_headers = 0;
-		set = read_all(F(files[i]), &o, &labels);
+		set = cu_read(F(files[i]), &o, &labels);
 		CHECK(set != NULL);
 		/* Every image and every annotation is there. */
 		CHECK_INT_EQ(set->n, json_count(F(files[i]), "images"));
@@ -222,7 +185,7 @@ TEST(coco_results_file)
 	struct fundus_convert_set *set;
 
 	fundus_convert_options_default(&o);
-	set = read_all(path, &o, NULL);
+	set = cu_read(path, &o, NULL);
 	CHECK(set != NULL);
 	CHECK_INT_EQ(set->n, 99);
 	CHECK_INT_EQ(count_objects(set), 734);
@@ -261,7 +224,7 @@ TEST(voc_files)
 				continue;
 			snprintf(path, sizeof path, "%s/%s", F(dirs[i]), e->d_name);
 			fundus_convert_options_default(&o);
-			set = read_all(path, &o, NULL);
+			set = cu_read(path, &o, NULL);
 			if (set == NULL) {
 				closedir(d);
 				HARNESS_FAIL("cannot read %s", path);
@@ -286,7 +249,7 @@ TEST(voc_devkit_folder)
 	struct fundus_convert_set *set;
 
 	fundus_convert_options_default(&o);
-	set = read_all(F("voc/voc2012-official"), &o, NULL);
+	set = cu_read(F("voc/voc2012-official"), &o, NULL);
 	CHECK(set != NULL);
 	CHECK_INT_EQ(set->n, 5);
 	/* The image without objects is a record; the devkit's images folder names the images. */
@@ -338,7 +301,7 @@ TEST(csv_files)
 
 	/* Open Images needs the sizes: those of the same 100 images in CVAT's COCO file. */
 	fundus_convert_options_default(&io);
-	images = read_all(F("coco/cvat-coco1.0/annotations/instances_default.json"), &io, NULL);
+	images = cu_read(F("coco/cvat-coco1.0/annotations/instances_default.json"), &io, NULL);
 	CHECK(images != NULL);
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		struct fundus_convert_options o;
@@ -348,7 +311,7 @@ TEST(csv_files)
 		fundus_convert_options_default(&o);
 		o.read_headers = 0;
 		o.images = images;
-		set = read_all(F(files[i].file), &o, NULL);
+		set = cu_read(F(files[i].file), &o, NULL);
 		CHECK(set != NULL);
 		/* Every row is a box, or (keras) an image without objects. */
 		{
@@ -398,7 +361,7 @@ TEST(yolo_folders)
 	 * tests the round trip; img_1.jpg is included and read).
 	 */
 	fundus_convert_options_default(&io);
-	sizes = read_all(F("coco/cvat-coco1.0/annotations/instances_default.json"), &io, NULL);
+	sizes = cu_read(F("coco/cvat-coco1.0/annotations/instances_default.json"), &io, NULL);
 	CHECK(sizes != NULL);
 	CHECK_OK(fundus_convert_parse_records(known, strlen(known), sizes));
 	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
@@ -410,7 +373,7 @@ TEST(yolo_folders)
 		fundus_convert_options_default(&o);
 		o.images = sizes;
 		o.from = FUNDUS_CONVERT_YOLO;
-		set = read_all(F(dirs[i].dir), &o, &labels);
+		set = cu_read(F(dirs[i].dir), &o, &labels);
 		if (set == NULL)
 			HARNESS_FAIL("cannot read %s", dirs[i].dir);
 		CHECK_INT_EQ(set->n, dirs[i].records);
