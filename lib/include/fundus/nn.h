@@ -429,10 +429,14 @@ int fundus_nn_optim_set_total_steps(struct fundus_nn_optim *opt, long total_step
  * The optimiser's state (step count, momenta, moving average) as bytes, for
  * a checkpoint that resumes training exactly; with the network's weights
  * saved beside it. *data is the caller's (fundus_free()). Loading checks
- * that the state fits this optimiser (same network, same kind and
- * options): FUNDUS_EFORMAT otherwise, the optimiser unchanged. The bytes
- * are in the host's order: a state resumes on the kind of machine that
- * wrote it.
+ * that the state's buffers fit this optimiser (the same tensors, and per
+ * tensor the same momenta and average: the kind, momentum on or off, the
+ * average on or off): FUNDUS_EFORMAT otherwise, the optimiser unchanged.
+ * The hyper-parameters (learning rate, betas, decay) are not stored: they
+ * are the optimiser's own, so the caller must make it as the run that
+ * saved the state did (fundus-train checks its options against the
+ * checkpoint's). The bytes are in the host's order: a state resumes on the
+ * kind of machine that wrote it.
  */
 int fundus_nn_optim_save_state(const struct fundus_nn_optim *opt, uint8_t **data, size_t *len);
 int fundus_nn_optim_load_state(struct fundus_nn_optim *opt, const void *data, size_t len);
