@@ -434,8 +434,8 @@ int fundus_nn_optim_set_total_steps(struct fundus_nn_optim *opt, long total_step
  * average on or off): FUNDUS_EFORMAT otherwise, the optimiser unchanged.
  * The hyper-parameters (learning rate, betas, decay) are not stored: they
  * are the optimiser's own, so the caller must make it as the run that
- * saved the state did (fundus-train checks its options against the
- * checkpoint's). The bytes are in the host's order: a state resumes on the
+ * saved the state did (fundus-train compares the seed, batch, epoch size
+ * and number of images with the checkpoint's). The bytes are in the host's order: a state resumes on the
  * kind of machine that wrote it.
  */
 int fundus_nn_optim_save_state(const struct fundus_nn_optim *opt, uint8_t **data, size_t *len);
