@@ -87,8 +87,10 @@ int fundus_workspace_open(struct fundus_workspace **out, const char *dir)
 		rc = fundus_error_set(FUNDUS_ENOENT, "not a workspace (no workspace.json)");
 		goto fail;
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		rc = fundus__ws_error_prefix(rc, "workspace.json: ");
 		goto fail;
+	}
 	rc = fundus_workspace_config_parse((const char *)data, len, &ws->cfg);
 	fundus_free(data);
 	if (rc < 0) {

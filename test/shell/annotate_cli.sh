@@ -81,6 +81,10 @@ expect_status 2 "add without a file"
 run $p add nows imgs.jsonl
 expect_status 1 "add to a folder that is not a workspace"
 expect_match "$T/err" "cannot open workspace 'nows': not a workspace" "says so"
+mkdir -p dirws/workspace.json
+run $p report dirws
+expect_status 1 "a workspace.json that cannot be read"
+expect_match "$T/err" "^fundus-annotate-tui: cannot open workspace 'dirws': workspace\.json: " "names workspace.json"
 
 # export and report of a workspace nobody annotated yet.
 run $p export ws
