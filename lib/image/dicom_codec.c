@@ -632,6 +632,18 @@ static void dcm_close(struct fundus_image_source *src)
 	src->priv = NULL;
 }
 
+/* Adds a copy of item to meta as name; 0 or FUNDUS_ENOMEM. */
+static int add_copy(cJSON *meta, const char *name, const cJSON *item)
+{
+	cJSON *copy = cJSON_Duplicate(item, 1);
+
+	if (copy == NULL || !cJSON_AddItemToObject(meta, name, copy)) {
+		cJSON_Delete(copy);
+		return FUNDUS_ENOMEM;
+	}
+	return 0;
+}
+
 static int dcm_meta(struct fundus_image_source *src, int page, unsigned flags, struct cJSON *meta)
 {
 	struct dcm *p = src->priv;
@@ -640,21 +652,11 @@ static int dcm_meta(struct fundus_image_source *src, int page, unsigned flags, s
 	(void)page;
 	cJSON_ArrayForEach(item, p->meta)
 	{
-		cJSON *copy = cJSON_Duplicate(item, 1);
-
-		if (copy == NULL || !cJSON_AddItemToObject(meta, item->string, copy)) {
-			cJSON_Delete(copy);
+		if (add_copy(meta, item->string, item) < 0)
 			return FUNDUS_ENOMEM;
-		}
 	}
-	if ((flags & FUNDUS__META_PHI) && p->patient) {
-		cJSON *copy = cJSON_Duplicate(p->patient, 1);
-
-		if (copy == NULL || !cJSON_AddItemToObject(meta, "patient", copy)) {
-			cJSON_Delete(copy);
-			return FUNDUS_ENOMEM;
-		}
-	}
+	if ((flags & FUNDUS__META_PHI) && p->patient)
+		return add_copy(meta, "patient", p->patient);
 	return 0;
 }
 
