@@ -448,7 +448,7 @@ static enum MHD_Result detect_begin(struct MHD_Connection *c, struct req *rq)
 static enum MHD_Result detect_data(struct req *rq, const char *data, size_t size)
 {
 	/* A slow upload cannot be answered mid-body by MHD: its connection is closed. */
-	if (serve_now() > rq->start + opt.timeout)
+	if (fundus_now() > rq->start + opt.timeout)
 		return MHD_NO;
 	rq->received += size;
 	if (rq->too_big && rq->received > (uint64_t)opt.max_body + DISCARD_MAX)
@@ -593,7 +593,7 @@ static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
 
 	if (rq == NULL)
 		return NULL;
-	rq->start = serve_now();
+	rq->start = fundus_now();
 	snprintf(rq->uri, sizeof rq->uri, "%s", uri ? uri : "");
 	pthread_mutex_lock(&active_lock);
 	active++;
@@ -663,7 +663,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (rq == NULL)
 		return;
 	*con_cls = NULL;
-	seconds = serve_now() - rq->start;
+	seconds = fundus_now() - rq->start;
 	access_log(c, rq, seconds);
 	if (rq->status)
 		serve_metrics_count(rq->route, rq->status, seconds);

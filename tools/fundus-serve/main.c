@@ -251,8 +251,8 @@ int main(int argc, char **argv)
 
 	/* Stop accepting, then wait for what was accepted, at most one time limit more. */
 	serve_http_quiesce();
-	for (double until = serve_now() + ho.timeout + 1; serve_http_active() > 0;) {
-		if (serve_now() > until) {
+	for (double until = fundus_now() + ho.timeout + 1; serve_http_active() > 0;) {
+		if (fundus_now() > until) {
 			tool_warn("stopping with %d requests unfinished", serve_http_active());
 			break;
 		}

@@ -11,14 +11,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct serve_model *current;
 static long reloads_ok, reloads_failed;
 
-double serve_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Frees a model nobody refers to any more. */
 static void model_free(struct serve_model *m)
 {
@@ -31,7 +23,7 @@ static void model_free(struct serve_model *m)
 int serve_model_load(const char *path)
 {
 	struct serve_model *m, *old;
-	double t0 = serve_now();
+	double t0 = fundus_now();
 	int rc;
 
 	m = fundus_calloc(1, sizeof *m);
@@ -45,7 +37,7 @@ int serve_model_load(const char *path)
 		pthread_mutex_unlock(&lock);
 		return rc;
 	}
-	m->load_seconds = serve_now() - t0;
+	m->load_seconds = fundus_now() - t0;
 	m->loaded_at = time(NULL);
 	m->refs = 1;
 	pthread_mutex_lock(&lock);

@@ -33,9 +33,6 @@
 #define SERVE_DEFAULT_CONNECTIONS 256
 #define SERVE_MAX_TOP             100000
 
-/* Seconds on the monotonic clock. */
-double serve_now(void);
-
 /* A loaded model and the requests that still use it. */
 struct serve_model {
 	struct fundus_detector *det;
@@ -66,7 +63,7 @@ struct serve_job {
 	size_t len;
 	char *filename; /* from a form field, or NULL; owned */
 	struct fundus_detect_params params;
-	double start, enqueued, deadline; /* serve_now() seconds: first byte, queued, time limit */
+	double start, enqueued, deadline; /* fundus_now() seconds: first byte, queued, time limit */
 
 	/* Filled by the worker. */
 	int status; /* HTTP status */

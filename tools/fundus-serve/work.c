@@ -111,7 +111,7 @@ static int before_deadline(void *ud, const char *what, int64_t done, int64_t tot
 {
 	const struct serve_job *job = ud;
 
-	return serve_now() > job->deadline;
+	return fundus_now() > job->deadline;
 }
 
 /* Drops a worker's context and its reference on the model. */
@@ -192,7 +192,7 @@ static void run_job(struct worker *w, struct serve_job *job)
 	const struct fundus_detection *dets;
 	uint8_t digest[FUNDUS_SHA256_BYTES];
 	char hex[FUNDUS_SHA256_HEX], id[8 + FUNDUS_SHA256_HEX], msg[256];
-	double start = serve_now(), t[7];
+	double start = fundus_now(), t[7];
 	int n, rc;
 
 	if ((rc = worker_ready(w)) < 0) {
@@ -220,7 +220,7 @@ static void run_job(struct worker *w, struct serve_job *job)
 			  rc == FUNDUS_ECANCELED ? "the request ran out of time" : fundus_errmsg());
 		goto out;
 	}
-	t[2] = serve_now() - start;
+	t[2] = fundus_now() - start;
 	rc =
 	    fundus_detect_run(w->ctx, img, info->width, info->height, &job->params, &dets, &n, &tm);
 	if (rc < 0) {
@@ -245,7 +245,7 @@ static void run_job(struct worker *w, struct serve_job *job)
 	t[3] = tm.prepare;
 	t[4] = tm.infer;
 	t[5] = tm.decode;
-	t[6] = serve_now() - job->start;
+	t[6] = fundus_now() - job->start;
 	if (add_provenance(r, w->model->det, ro.scale, t) < 0) {
 		job_error(job, 500, "out of memory");
 		goto out;
@@ -360,7 +360,7 @@ int serve_work_submit(struct serve_job *job)
 		pthread_mutex_unlock(&qlock);
 		return 1;
 	}
-	job->enqueued = serve_now();
+	job->enqueued = fundus_now();
 	job->next = NULL;
 	if (tail)
 		tail->next = job;
@@ -369,6 +369,7 @@ int serve_work_submit(struct serve_job *job)
 	tail = job;
 	queued++;
 	pthread_cond_signal(&qcond);
+	/* fundus_now() reads CLOCK_MONOTONIC, the clock of job->cond. */
 	ts.tv_nsec = (long)(modf(job->deadline, &whole) * 1e9);
 	ts.tv_sec = (time_t)whole;
 	while (!job->done) {
