@@ -16,22 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <wchar.h>
 
 #include "tool.h"
 #include "ui.h"
 
 enum { ACT_NONE, ACT_MOVE, ACT_GROW };
-
-/* Seconds since the epoch. */
-static double now(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
-}
 
 /* Sets the status line's message. */
 static void say(struct ui *u, const char *fmt, ...) FUNDUS_PRINTF(2, 3);
@@ -230,7 +220,7 @@ static void show(struct ui *u, size_t i, const struct fundus_record *work, int f
 		}
 	}
 	u->active = 0;
-	u->t_last = now();
+	u->t_last = fundus_now();
 	picture_invalidate();
 }
 
@@ -314,7 +304,7 @@ static void save(struct ui *u, enum fundus_entry_status status)
 		say(u, "no image to save");
 		return;
 	}
-	secs = u->active + fmin(now() - u->t_last, 120.0);
+	secs = u->active + fmin(fundus_now() - u->t_last, 120.0);
 	if (fundus_session_save(u->s, u->img, u->work, status, u->flag, secs) < 0) {
 		say(u, "cannot save: %s", fundus_errmsg());
 		return;
@@ -1084,7 +1074,7 @@ int ui_run(const struct ui_options *o)
 		r = get_wch(&ch);
 		if (r == ERR)
 			continue;
-		tn = now();
+		tn = fundus_now();
 		u.active += fmin(tn - u.t_last, 120.0);
 		u.t_last = tn;
 		if (u.have_img)
