@@ -117,7 +117,8 @@ expect_status 1 "an output that cannot be written"
 expect_match "$T/err" "/nonexistent/dir/out\.jsonl': No such file" "the output and why named"
 run $p export ws -o /dev/full
 expect_status 1 "an output that fills up"
-expect_match "$T/err" "write failed: No space left on device" "a failed write says why"
+expect_match "$T/err" "^fundus-annotate-tui: cannot write '/dev/full': write failed: No space left on device$" "a failed write names the output and why"
+expect_no_match "$T/err" "cannot export 'ws'" "a failed write is not blamed on the workspace"
 run $p export ws --report /dev/full
 expect_status 1 "a report that fills up"
 expect_match "$T/err" "cannot write '/dev/full': No space left on device" "a failed report write named with why"

@@ -191,7 +191,11 @@ static int cmd_export(const struct cli *c, const char *dir, int records)
 	if (records)
 		out = tool_open_out(c->output ? c->output : "-");
 	if (fundus_workspace_export(ws, &c->ex, out, records && !c->report ? NULL : &rep) < 0) {
-		tool_lib_error("cannot export", dir);
+		/* A failed write is the output's, not the workspace's (see fundus_workspace_export()). */
+		if (out && strncmp(fundus_errmsg(), "write failed", 12) == 0)
+			tool_lib_error("cannot write", c->output ? c->output : "-");
+		else
+			tool_lib_error("cannot export", dir);
 		status = TOOL_EXIT_FAIL;
 	}
 	if (out && out != stdout && fclose(out) != 0) {

@@ -425,7 +425,9 @@ void fundus_export_options_default(struct fundus_export_options *o);
  * new JSON object (cJSON_Delete()): per annotator counts and median
  * seconds, IoU between annotators' matched boxes, Cohen's kappa (two
  * raters) or Fleiss' kappa (more) per image question. fundus-annotate-tui(1)
- * describes both. Errors: FUNDUS_EIO, FUNDUS_ENOMEM.
+ * describes both. Errors: FUNDUS_EIO, FUNDUS_ENOMEM. A failed write on out
+ * is FUNDUS_EIO with fundus_record_write()'s message ("write failed: ...");
+ * failures reading the workspace start with the name of its file instead.
  */
 int fundus_workspace_export(struct fundus_workspace *ws, const struct fundus_export_options *o,
 			    FILE *out, cJSON **report);
