@@ -271,12 +271,7 @@ int fundus_convert_split(const struct fundus_convert_set *set, const double *par
 	for (size_t g = 0; g < n_groups; g++)
 		order[g] = g;
 	fundus_rng_seed(&rng, seed);
-	for (size_t g = n_groups; g > 1; g--) {
-		size_t j = (size_t)fundus_rng_below(&rng, g), t = order[g - 1];
-
-		order[g - 1] = order[j];
-		order[j] = t;
-	}
+	fundus_rng_shuffle(&rng, order, n_groups);
 	{
 		int *of_group = fundus_calloc(n_groups + 1, sizeof *of_group);
 
