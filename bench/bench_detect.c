@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "fundus/detect.h"
 #include "fundus/file.h"
@@ -37,15 +36,6 @@ static int nfiles, fixed_scale = 1;
 static struct fundus_detector *det;
 static atomic_int next, failed;
 static atomic_long pixels;
-
-/* Monotonic seconds. */
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* Ascending order of doubles, for qsort. */
 static int cmp_double(const void *a, const void *b)
@@ -119,14 +109,14 @@ static double pass(int t, double *cpu_rate)
 
 	atomic_store(&next, 0);
 	atomic_store(&pixels, 0);
-	t0 = now();
+	t0 = fundus_now();
 	c0 = cpu_seconds();
 	for (int i = 0; i < t; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
 	for (int i = 0; i < t; i++)
 		pthread_join(th[i], NULL);
 	*cpu_rate = nfiles / ((cpu_seconds() - c0) / t);
-	return nfiles / (now() - t0);
+	return nfiles / (fundus_now() - t0);
 }
 
 /* The usage line, and the misuse status. */

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fdetect.h"
@@ -114,15 +113,6 @@ static int write_stdout(const char *line, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
-}
-
-/* Monotonic seconds, for the summary's rate. */
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /*
@@ -419,7 +409,7 @@ int main(int argc, char **argv)
 		wo.threads = js.n ? (int)js.n : 1;
 	if (wo.threads < 1)
 		wo.threads = 1;
-	t0 = now();
+	t0 = fundus_now();
 	progress = tool_progress();
 	if (!stopped && js.n > 0 && work_start(&w, &wo, &js) < 0)
 		stopped = 1;
@@ -464,7 +454,7 @@ int main(int argc, char **argv)
 		stopped = 1;
 
 	if (!tool_quiet && isatty(STDERR_FILENO)) {
-		double s = now() - t0;
+		double s = fundus_now() - t0;
 
 		fprintf(stderr, "%s: %zu %s: %lld detected, %lld done already, %lld failed",
 			tool_name, js.n, js.n == 1 ? "image" : "images", (long long)run.written,

@@ -11,7 +11,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include "fdetect.h"
 #include "fundus/file.h"
@@ -34,15 +33,6 @@ struct worker_arg {
 	struct work *w;
 	struct fundus_detect_ctx *dc;
 };
-
-/* Monotonic seconds, for --timings. */
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* Marks a result failed: "<what> '<path>': <the library's message>". */
 static void fail(struct result *res, const char *what, const char *path)
@@ -158,7 +148,7 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 	struct fundus_detect_timing tm;
 	struct fundus_read_options ro;
 	uint8_t *data = NULL;
-	double t[5], t0 = now(), t1;
+	double t[5], t0 = fundus_now(), t1;
 	char id[80], *overlay = NULL;
 	size_t len;
 	int rc, n, scale;
@@ -173,7 +163,7 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 		res->kind = RESULT_DONE;
 		goto out;
 	}
-	t1 = now();
+	t1 = fundus_now();
 	t[0] = t1 - t0;
 	rc = fundus_image_open_memory(&src, data, len, &o->limits);
 	if (rc == FUNDUS_EUNSUPPORTED && j->from_folder && fundus_image_probe(data, len) == NULL) {
@@ -200,7 +190,7 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 		fail(res, "cannot decode", j->path);
 		goto out;
 	}
-	t[1] = now() - t1;
+	t[1] = fundus_now() - t1;
 	if (fundus_detect_run(dc, img, info->width, info->height, &o->params, &dets, &n, &tm) < 0) {
 		fail(res, "cannot detect in", j->path);
 		goto out;
@@ -248,7 +238,7 @@ static void process(struct work *w, struct fundus_detect_ctx *dc, const struct j
 	}
 	res->kind = RESULT_RECORD;
 out:
-	res->seconds = now() - t0;
+	res->seconds = fundus_now() - t0;
 	fundus_record_free(r);
 	fundus_image_free(img);
 	fundus_image_close(src);
